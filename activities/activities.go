@@ -1,0 +1,22 @@
+// Package activities holds Gridflow's side effects: everything a workflow asks to
+// be done on the store or the hardware runs here, retried by Temporal.
+package activities
+
+import (
+	"context"
+	"time"
+
+	"github.com/gridflow/gridflow/engine/store"
+)
+
+// Activities carries the dependencies of every activity; workflows reference its
+// methods through a nil pointer (see the samples-go convention).
+type Activities struct {
+	Store *store.Store
+}
+
+// PurgeExpiredTokens deletes bearer tokens that expired more than a grace period
+// ago, so the tokens table does not grow with every OAuth2 request.
+func (a *Activities) PurgeExpiredTokens(ctx context.Context, grace time.Duration) (int, error) {
+	return a.Store.DeleteExpiredTokens(ctx, time.Now().Add(-grace))
+}

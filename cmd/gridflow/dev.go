@@ -1,0 +1,126 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gridflow/gridflow/engine/embedded"
+)
+
+func devCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "dev",
+		Usage: "run everything in one process: embedded Temporal + Web UI, worker, REST API, SQLite store, built-in testbed",
+		Flags: append([]cli.Flag{
+			stringFlag("data-dir", "./.gridflow", "directory that keeps all state (Temporal and Gridflow databases, admin token)"),
+			stringFlag("listen", "127.0.0.1:8080", "address of the REST API, its OpenAPI document and docs"),
+			stringFlag("ui-listen", "127.0.0.1:8233", "address of the Temporal Web UI"),
+			stringFlag("temporal-listen", "127.0.0.1:7233", "address of the embedded Temporal frontend (gRPC)"),
+			stringFlag("testbed", "", "HCL testbed description (default: the built-in testbed)"),
+			stringFlag("admin-token", "", "bearer token of the built-in admin user (default: generated once and kept in the data dir)"),
+		}, logFlags...),
+		Action: runDev,
+	}
+}
+
+// purposeFlags names the flag a user changes when an embedded port is taken.
+var purposeFlags = map[string]string{
+	embedded.PurposeFrontend: "temporal-listen",
+	embedded.PurposeUI:       "ui-listen",
+}
+
+func runDev(c *cli.Context) error {
+	started := time.Now()
+	log := newLogger(c)
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	dataDir := absDir(c.String("data-dir"))
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("create --data-dir %s: %w", dataDir, err)
+	}
+	// Bind the API first: it is the port users most often collide on, and the
+	// embedded server would otherwise start for nothing.
+	l, err := listen(c.String("listen"), "listen")
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+
+	ts, err := embedded.Start(ctx, embedded.Config{
+		DataDir:         filepath.Join(dataDir, "temporal"),
+		FrontendAddress: c.String("temporal-listen"),
+		UIAddress:       c.String("ui-listen"),
+		Namespace:       "default",
+		Logger:          log,
+	})
+	if err != nil {
+		var pe *embedded.PortInUseError
+		if errors.As(err, &pe) {
+			if flag, ok := purposeFlags[pe.Purpose]; ok {
+				return fmt.Errorf("%s is already in use (Temporal %s): choose another address with --%s", pe.Address, pe.Purpose, flag)
+			}
+			return fmt.Errorf("%s is already in use (Temporal %s): free it and start again", pe.Address, pe.Purpose)
+		}
+		if errors.Is(err, embedded.ErrDataDirInUse) {
+			return fmt.Errorf("another gridflow dev already runs on --data-dir %s: stop it or choose another data dir", dataDir)
+		}
+		return fmt.Errorf("start embedded Temporal: %w", err)
+	}
+	defer ts.Stop()
+
+	opts := ts.ClientOptions()
+	opts.Logger = quietLogger(log)
+	r := &role{
+		log:         log,
+		database:    filepath.Join(dataDir, "gridflow.db"),
+		testbedFile: c.String("testbed"),
+		adminToken:  c.String("admin-token"),
+		tokenFile:   filepath.Join(dataDir, "admin-token"),
+		listener:    l,
+		temporal:    opts,
+	}
+	run, err := r.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer run.shutdown()
+
+	api := "http://" + l.Addr().String()
+	nodes := len(run.snap.Testbed.Nodes())
+	fmt.Printf(`Gridflow dev is ready in %s (data in %s)
+  REST API     %s/v1   (testbed version %s: %d sites, %d nodes)
+  API docs     %s/docs   OpenAPI: %s/openapi.json
+  Temporal UI  %s   (frontend %s, namespace default)
+  Metrics      %s/metrics
+Authenticate as the admin user with the bearer token:
+  export GRIDFLOW_TOKEN=%s
+  curl -H "Authorization: Bearer $GRIDFLOW_TOKEN" %s/v1/whoami
+Press Ctrl-C to stop; starting again on the same data dir resumes everything.
+`, time.Since(started).Round(time.Millisecond), dataDir, api, short(run.snap.Version.UID), len(run.snap.Testbed.Sites), nodes,
+		api, api, ts.UIURL(), ts.FrontendAddress(), api, run.token, api)
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case err := <-run.stopped:
+		if err != nil {
+			return fmt.Errorf("API server: %w", err)
+		}
+	}
+	return nil
+}
+
+func short(uid string) string {
+	if len(uid) > 12 {
+		return uid[:12]
+	}
+	return uid
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/gridflow/gridflow/activities"
+	"github.com/gridflow/gridflow/api"
+	"github.com/gridflow/gridflow/campaigns"
+	"github.com/gridflow/gridflow/dsl/testbed"
+	"github.com/gridflow/gridflow/engine"
+	"github.com/gridflow/gridflow/engine/store"
+	"github.com/gridflow/gridflow/workflows"
+)
+
+// role is what dev and server have in common once Temporal is reachable.
+type role struct {
+	log         *slog.Logger
+	database    string
+	testbedFile string
+	adminToken  string
+	tokenFile   string // where a generated admin token is kept (dev only)
+	listener    net.Listener
+	temporal    client.Options
+}
+
+// openStore opens and migrates the store.
+func openStore(ctx context.Context, dsn string) (*store.Store, error) {
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", redact(dsn), err)
+	}
+	if err := st.MigrateUp(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", redact(dsn), err)
+	}
+	return st, nil
+}
+
+// redact hides a password in a database URL.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if colon := strings.Index(dsn[i+3:at], ":"); colon >= 0 {
+				return dsn[:i+3+colon+1] + "***" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}
+
+// loadTestbed reads the testbed file (or the built-in one) into the engine; a bad
+// file stops the start with diagnostics that show file:line:column and the line.
+func loadTestbed(ctx context.Context, eng *engine.Engine, file string) (*engine.Snapshot, error) {
+	var src []byte
+	name := file
+	if file == "" {
+		src, name = campaigns.BuiltinTestbed()
+	} else {
+		var err error
+		if src, err = os.ReadFile(file); err != nil {
+			return nil, fmt.Errorf("read testbed: %w (set --testbed to an HCL testbed file, or leave it empty for the built-in testbed)", err)
+		}
+	}
+	snap, created, files, diags := eng.LoadTestbed(ctx, src, name, "gridflow", "")
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("the testbed %s has errors:\n%s", name, testbed.FormatDiagnostics(files, diags))
+	}
+	if created {
+		eng.Logger.Info("testbed loaded as a new version", "file", name, "version", snap.Version.UID)
+	}
+	return snap, nil
+}
+
+// ensureAdmin makes sure the built-in admin user exists and returns a bearer
+// token for it: the given one, the one kept in tokenFile, or a new one.
+func ensureAdmin(ctx context.Context, st *store.Store, given, tokenFile string) (token string, err error) {
+	if _, err := st.GetUser(ctx, "admin"); errors.Is(err, store.ErrNotFound) {
+		pw := make([]byte, 24)
+		_, _ = rand.Read(pw)
+		if _, err := st.CreateUser(ctx, "admin", "", base64.RawURLEncoding.EncodeToString(pw), true); err != nil && !errors.Is(err, store.ErrConflict) {
+			return "", fmt.Errorf("create admin user: %w", err)
+		}
+	} else if err != nil {
+		return "", err
+	}
+	if given != "" {
+		if _, err := st.EnsureToken(ctx, "admin", "admin-token", given); err != nil {
+			return "", fmt.Errorf("register --admin-token: %w", err)
+		}
+		return given, nil
+	}
+	if tokenFile == "" {
+		return "", nil
+	}
+	if b, err := os.ReadFile(tokenFile); err == nil {
+		tok := strings.TrimSpace(string(b))
+		if _, _, err := st.LookupToken(ctx, tok, time.Now()); err == nil {
+			return tok, nil
+		}
+	}
+	tok, _, err := st.CreateToken(ctx, "admin", "admin-token", 0)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keep the admin token in %s: %w", tokenFile, err)
+	}
+	return tok, nil
+}
+
+// maintenanceSchedule runs the Maintenance workflow hourly; creating it on every
+// start is harmless because the schedule id is fixed.
+func maintenanceSchedule(ctx context.Context, c client.Client) error {
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:   "gridflow-maintenance",
+		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Hour}}},
+		Action: &client.ScheduleWorkflowAction{
+			ID: "gridflow-maintenance", Workflow: workflows.Maintenance, TaskQueue: engine.TaskQueue,
+		},
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return err
+	}
+	return nil
+}
+
+// running is a started role; stop it with shutdown.
+type running struct {
+	eng     *engine.Engine
+	http    *http.Server
+	worker  worker.Worker
+	tc      client.Client
+	st      *store.Store
+	token   string
+	snap    *engine.Snapshot
+	stopped chan error
+}
+
+func (r *role) start(ctx context.Context) (*running, error) {
+	st, err := openStore(ctx, r.database)
+	if err != nil {
+		return nil, err
+	}
+	cleanup := []func(){func() { st.Close() }}
+	fail := func(err error) (*running, error) {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+		return nil, err
+	}
+	tc, err := client.DialContext(ctx, r.temporal)
+	if err != nil {
+		return fail(fmt.Errorf("connect to Temporal at %s: %w", r.temporal.HostPort, err))
+	}
+	cleanup = append(cleanup, tc.Close)
+	eng := engine.New(st, tc, r.log)
+	snap, err := loadTestbed(ctx, eng, r.testbedFile)
+	if err != nil {
+		return fail(err)
+	}
+	token, err := ensureAdmin(ctx, st, r.adminToken, r.tokenFile)
+	if err != nil {
+		return fail(err)
+	}
+	w := worker.New(tc, engine.TaskQueue, worker.Options{})
+	workflows.Register(w)
+	w.RegisterActivity(&activities.Activities{Store: st})
+	if err := w.Start(); err != nil {
+		return fail(fmt.Errorf("start worker: %w", err))
+	}
+	cleanup = append(cleanup, w.Stop)
+	if err := maintenanceSchedule(ctx, tc); err != nil {
+		r.log.Warn("cannot create the maintenance schedule; expired tokens will not be purged", "err", err)
+	}
+	reg := prometheus.NewRegistry()
+	srv := &http.Server{
+		Handler:           api.New(eng, api.Options{Logger: r.log, Registry: reg}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+	}
+	run := &running{eng: eng, http: srv, worker: w, tc: tc, st: st, token: token, snap: snap, stopped: make(chan error, 1)}
+	go func() {
+		if err := srv.Serve(r.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			run.stopped <- err
+		}
+		close(run.stopped)
+	}()
+	return run, nil
+}
+
+func (r *running) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = r.http.Shutdown(ctx)
+	r.worker.Stop()
+	r.tc.Close()
+	r.st.Close()
+}
+
+// listen binds the API address, naming the flag to change when it is taken.
+func listen(addr, flag string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s (%v): choose another address with --%s", addr, errors.Unwrap(err), flag)
+	}
+	return l, nil
+}
+
+func absDir(dir string) string {
+	if a, err := filepath.Abs(dir); err == nil {
+		return a
+	}
+	return dir
+}

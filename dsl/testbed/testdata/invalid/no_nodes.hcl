@@ -1,0 +1,10 @@
+site "rennes" {
+  cluster "empty" {
+    description = "Hardware still in boxes"
+    driver "sim" {}
+  }
+}
+
+site "lyon" {
+  name = "Lyon"
+}

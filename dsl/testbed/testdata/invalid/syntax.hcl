@@ -1,0 +1,6 @@
+site "rennes" {
+  cluster "paravance" {
+    driver "sim" {
+      boot_time = "3s
+    }
+  }

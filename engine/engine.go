@@ -1,0 +1,196 @@
+// Package engine is Gridflow's composition root: it owns the store, the Temporal
+// client and the loaded testbed, and offers the API layer the few operations that
+// span them. It knows nothing of HTTP.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"go.temporal.io/sdk/client"
+
+	"github.com/gridflow/gridflow/dsl/testbed"
+	"github.com/gridflow/gridflow/engine/store"
+)
+
+// TaskQueue is the Temporal task queue every Gridflow worker polls.
+const TaskQueue = "gridflow"
+
+// Engine ties the durable pieces together. Several engines (replicas) may share one
+// store and one Temporal cluster; none keeps state that the others need.
+type Engine struct {
+	Store    *store.Store
+	Temporal client.Client // nil when running without Temporal (some API tests)
+	Logger   *slog.Logger
+
+	mu        sync.Mutex
+	snapshots map[string]*Snapshot // parsed testbed versions by uid; versions are immutable
+	latest    *Snapshot
+	checked   time.Time
+}
+
+// Snapshot is one version of the testbed reference, parsed.
+type Snapshot struct {
+	Version store.TestbedVersion
+	Testbed *testbed.Testbed
+}
+
+// New builds an engine over an opened, migrated store.
+func New(st *store.Store, tc client.Client, logger *slog.Logger) *Engine {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Engine{Store: st, Temporal: tc, Logger: logger, snapshots: map[string]*Snapshot{}}
+}
+
+// latestTTL bounds how stale a replica's view of the current testbed can be when
+// another replica loads a new one.
+const latestTTL = 2 * time.Second
+
+// LoadTestbed parses an HCL testbed and, when it differs from the current one,
+// records it as a new version. The returned diagnostics carry file:line:column.
+func (e *Engine) LoadTestbed(ctx context.Context, src []byte, filename, author, message string) (snap *Snapshot, created bool, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	p := testbed.NewParser()
+	tb, diags := p.Parse(src, filename)
+	if diags.HasErrors() {
+		return nil, false, p.Files(), diags
+	}
+	raw, err := json.Marshal(tb)
+	if err != nil {
+		return nil, false, p.Files(), hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot encode testbed", Detail: err.Error()}}
+	}
+	if message == "" {
+		message = "load " + filename
+	}
+	v, created, err := e.Store.SaveTestbedVersion(ctx, store.TestbedVersion{Message: message, Author: author, Snapshot: raw})
+	if err != nil {
+		return nil, false, p.Files(), hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot save testbed version", Detail: err.Error()}}
+	}
+	snap = &Snapshot{Version: v, Testbed: tb}
+	e.mu.Lock()
+	e.snapshots[v.UID] = snap
+	e.latest, e.checked = snap, time.Now()
+	e.mu.Unlock()
+	return snap, created, p.Files(), diags
+}
+
+// ErrNoTestbed is returned before any testbed was loaded.
+var ErrNoTestbed = errors.New("no testbed loaded: start the engine with a testbed")
+
+// Current returns the newest testbed version, re-reading the store at most every
+// latestTTL so that a version loaded by another replica shows up.
+func (e *Engine) Current(ctx context.Context) (*Snapshot, error) {
+	e.mu.Lock()
+	if e.latest != nil && time.Since(e.checked) < latestTTL {
+		s := e.latest
+		e.mu.Unlock()
+		return s, nil
+	}
+	e.mu.Unlock()
+	v, err := e.Store.LatestTestbedVersion(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoTestbed
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := e.snapshot(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.latest, e.checked = s, time.Now()
+	e.mu.Unlock()
+	return s, nil
+}
+
+// Version returns the testbed as it was at version uid.
+func (e *Engine) Version(ctx context.Context, uid string) (*Snapshot, error) {
+	e.mu.Lock()
+	s, ok := e.snapshots[uid]
+	e.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	v, err := e.Store.GetTestbedVersion(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	return e.snapshot(ctx, v)
+}
+
+// At returns the testbed as it was at time t.
+func (e *Engine) At(ctx context.Context, t time.Time) (*Snapshot, error) {
+	v, err := e.Store.TestbedVersionAt(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return e.snapshot(ctx, v)
+}
+
+// AllVersions returns every version, newest first, parsed (for per-resource history).
+func (e *Engine) AllVersions(ctx context.Context) ([]*Snapshot, error) {
+	metas, _, err := e.Store.ListTestbedVersions(ctx, 0, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Snapshot, 0, len(metas))
+	for _, m := range metas {
+		s, err := e.Version(ctx, m.UID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (e *Engine) snapshot(ctx context.Context, v store.TestbedVersion) (*Snapshot, error) {
+	e.mu.Lock()
+	s, ok := e.snapshots[v.UID]
+	e.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	if v.Snapshot == nil {
+		full, err := e.Store.GetTestbedVersion(ctx, v.UID)
+		if err != nil {
+			return nil, err
+		}
+		v = full
+	}
+	var tb testbed.Testbed
+	if err := json.Unmarshal(v.Snapshot, &tb); err != nil {
+		return nil, fmt.Errorf("testbed version %s is unreadable: %w", v.UID, err)
+	}
+	v.Snapshot = nil // keep the parsed form only
+	s = &Snapshot{Version: v, Testbed: &tb}
+	e.mu.Lock()
+	e.snapshots[v.UID] = s
+	e.mu.Unlock()
+	return s, nil
+}
+
+// NodeState is the live state of a node: free unless something set it.
+func (e *Engine) NodeStates(ctx context.Context) (map[string]store.NodeState, error) {
+	return e.Store.NodeStates(ctx)
+}
+
+// Ready reports whether the store and Temporal answer.
+func (e *Engine) Ready(ctx context.Context) error {
+	if err := e.Store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if e.Temporal != nil {
+		if _, err := e.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			return fmt.Errorf("temporal: %w", err)
+		}
+	}
+	return nil
+}

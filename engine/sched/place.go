@@ -1,0 +1,583 @@
+package sched
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+const forever = math.MaxInt64
+
+// win is a half-open range [a, b) of start times.
+type win struct{ a, b int64 }
+
+// grp is one request group resolved to node indices: cands = scratch.flat[lo:hi],
+// distinct and up, in the caller's order.
+type grp struct {
+	lo, hi      int
+	count       int
+	total, down int
+}
+
+// scratch holds Place's buffers so that a decision allocates almost nothing.
+type scratch struct {
+	epoch   uint32
+	marks   []uint32 // per node: the epoch it was last seen in
+	markGrp []int32  // per node: the group it was last seen in
+	flat    []int32
+	grps    []grp
+	tails   []int64
+	sel     []int64
+	starts  []int64
+	ends    []int64
+	wins    []win
+	acc     []win
+	tmp     []win
+	pre     []int32
+	chosen  []int32
+}
+
+// nextEpoch starts a new round of marks (dedup without a map).
+func (g *Gantt) nextEpoch() uint32 {
+	g.sc.epoch++
+	if g.sc.epoch == 0 {
+		clear(g.sc.marks)
+		g.sc.epoch = 1
+	}
+	return g.sc.epoch
+}
+
+// mark records node n as seen by group gi in epoch ep and reports whether the
+// same group had already seen it.
+func (sc *scratch) mark(n int32, ep uint32, gi int32) (dup bool) {
+	if int(n) >= len(sc.marks) {
+		size := max(2*len(sc.marks), int(n)+1, 64)
+		sc.marks = append(sc.marks, make([]uint32, size-len(sc.marks))...)
+		sc.markGrp = append(sc.markGrp, make([]int32, size-len(sc.markGrp))...)
+	}
+	if sc.marks[n] == ep && sc.markGrp[n] == gi {
+		return true
+	}
+	sc.marks[n], sc.markGrp[n] = ep, gi
+	return false
+}
+
+// seenBy reports whether node n was marked in epoch ep, and by which group.
+func (sc *scratch) seenBy(n int32, ep uint32) (int32, bool) {
+	if int(n) < len(sc.marks) && sc.marks[n] == ep {
+		return sc.markGrp[n], true
+	}
+	return 0, false
+}
+
+// Place decides where and when a request runs, without changing the Gantt
+// (record the answer with Commit). See the package documentation for the
+// rules. Errors: ErrBadRequest, ErrStartInPast, *WalltimeError,
+// *NeverFitsError, and *ConflictError for an advance or besteffort request
+// whose nodes are not free at its start.
+func (g *Gantt) Place(req Request, now time.Time, pol Policy) (Placement, error) {
+	if err := g.validate(req, now, pol); err != nil {
+		return Placement{}, err
+	}
+	be := req.Queue == QueueBestEffort
+	w := int64(req.Walltime)
+	nowN := now.UnixNano()
+	overlap := g.resolve(req.Groups)
+	if err := g.neverFits(overlap); err != nil {
+		return Placement{}, err
+	}
+	var t int64
+	switch {
+	case be:
+		t = nowN
+	case !req.Start.IsZero():
+		t = req.Start.UnixNano()
+	default:
+		t = g.earliest(nowN, w, overlap)
+	}
+	if ok, gi := g.choose(t, t+w, be, overlap); !ok {
+		if !be && req.Start.IsZero() {
+			panic(fmt.Sprintf("sched: earliest start %d of %s does not fit", t, req.ID))
+		}
+		gr := g.sc.grps[gi]
+		return Placement{}, &ConflictError{ID: req.ID, Start: toTime(t), End: toTime(t + w),
+			Group: gi, Wanted: gr.count, Free: g.countFree(gr, t, t+w, be)}
+	}
+	p := Placement{Allocation: Allocation{ID: req.ID, Queue: req.Queue,
+		Nodes: make([]string, len(g.sc.chosen)), Start: toTime(t), End: toTime(t + w)}}
+	for i, n := range g.sc.chosen {
+		p.Nodes[i] = g.nodes[n].name
+		if be {
+			continue
+		}
+		sp := g.nodes[n].spans
+		for j := firstEndAfter(sp, t); j < len(sp) && sp[j].s < t+w; j++ {
+			p.Preempt = append(p.Preempt, sp[j].a.id) // only besteffort can be here
+		}
+	}
+	slices.Sort(p.Preempt)
+	p.Preempt = slices.Compact(p.Preempt)
+	return p, nil
+}
+
+func (g *Gantt) validate(req Request, now time.Time, pol Policy) error {
+	if req.ID == "" {
+		return badRequest("request without id")
+	}
+	if _, ok := g.allocs[req.ID]; ok {
+		return badRequest("%s is already allocated: Resize or Remove it instead of placing it again", req.ID)
+	}
+	if req.Queue.Priority() < 0 {
+		return badRequest("%s: unknown queue %q (want admin, default or besteffort)", req.ID, req.Queue)
+	}
+	max, ok := pol.MaxWalltime[req.Queue]
+	if !ok {
+		return badRequest("%s: queue %q is closed by the policy", req.ID, req.Queue)
+	}
+	if req.Walltime <= 0 {
+		return badRequest("%s: walltime %s must be positive", req.ID, req.Walltime)
+	}
+	if max > 0 && req.Walltime > max {
+		return &WalltimeError{Queue: req.Queue, Walltime: req.Walltime, Max: max}
+	}
+	if req.Walltime > maxWalltime {
+		return badRequest("%s: walltime %s is longer than 50 years", req.ID, req.Walltime)
+	}
+	if err := checkTime("now", now); err != nil {
+		return err
+	}
+	if len(req.Groups) == 0 {
+		return badRequest("%s asks for no nodes: give at least one group", req.ID)
+	}
+	for i, gr := range req.Groups {
+		if gr.Count < 1 {
+			return badRequest("%s: group %d asks for %d nodes; at least 1", req.ID, i, gr.Count)
+		}
+		if slices.Contains(gr.Candidates, "") {
+			return badRequest("%s: group %d has an empty node uid among its candidates", req.ID, i)
+		}
+	}
+	if !req.Start.IsZero() {
+		if req.Queue == QueueBestEffort {
+			return badRequest("%s: besteffort reservations start when nodes are idle; leave Start zero", req.ID)
+		}
+		if err := checkTime("start", req.Start); err != nil {
+			return err
+		}
+		if req.Start.Before(now) {
+			return fmt.Errorf("%w: %s asks to start at %s, before now (%s)", ErrStartInPast, req.ID,
+				req.Start.Format(time.RFC3339), now.Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// resolve fills sc.grps and sc.flat: each group's distinct, up candidates in
+// the caller's order. It reports whether two groups share a candidate.
+func (g *Gantt) resolve(groups []Group) (overlap bool) {
+	sc := &g.sc
+	sc.flat, sc.grps = sc.flat[:0], sc.grps[:0]
+	ep := g.nextEpoch()
+	for gi, gr := range groups {
+		r := grp{lo: len(sc.flat), count: gr.Count}
+		for _, name := range gr.Candidates {
+			n, ok := g.byName[name]
+			if !ok {
+				n = g.node(name)
+			}
+			if other, seen := sc.seenBy(n, ep); seen && other != int32(gi) {
+				overlap = true
+			}
+			if sc.mark(n, ep, int32(gi)) {
+				continue // listed twice in the group
+			}
+			r.total++
+			if g.nodes[n].down {
+				r.down++
+				continue
+			}
+			sc.flat = append(sc.flat, n)
+		}
+		r.hi = len(sc.flat)
+		sc.grps = append(sc.grps, r)
+	}
+	return overlap
+}
+
+func (g *Gantt) cands(r grp) []int32 { return g.sc.flat[r.lo:r.hi] }
+
+// neverFits checks each group can be satisfied on an empty schedule.
+func (g *Gantt) neverFits(overlap bool) error {
+	for i, r := range g.sc.grps {
+		if r.hi-r.lo < r.count {
+			return &NeverFitsError{Group: i, Wanted: r.count, Matching: r.hi - r.lo, Candidates: r.total, Down: r.down}
+		}
+	}
+	if !overlap {
+		return nil
+	}
+	lists := make([][]int32, len(g.sc.grps))
+	for i, r := range g.sc.grps {
+		lists[i] = g.cands(r)
+	}
+	if assigned, fail := g.match(lists); fail >= 0 {
+		r := g.sc.grps[fail]
+		return &NeverFitsError{Group: fail, Wanted: r.count, Matching: len(assigned[fail]), Candidates: r.total, Down: r.down}
+	}
+	return nil
+}
+
+// tail is when node n becomes free for good (at least now). Besteffort
+// intervals count only for a besteffort request.
+func (g *Gantt) tail(n int32, now int64, be bool) int64 {
+	sp := g.nodes[n].spans
+	for j := len(sp) - 1; j >= 0; j-- {
+		if sp[j].be && !be {
+			continue
+		}
+		return max(sp[j].e, now)
+	}
+	return now
+}
+
+// earliest is the first-fit start of an as-soon-as-possible request.
+func (g *Gantt) earliest(now, w int64, overlap bool) int64 {
+	sc := &g.sc
+	for i, r := range sc.grps {
+		sc.wins = g.startWindows(g.cands(r), r.count, now, w, sc.wins[:0])
+		if i == 0 {
+			sc.acc = append(sc.acc[:0], sc.wins...)
+		} else {
+			sc.tmp = intersect(sc.acc, sc.wins, sc.tmp[:0])
+			sc.acc, sc.tmp = sc.tmp, sc.acc
+		}
+	}
+	if !overlap {
+		return sc.acc[0].a // every group's windows end with [T, forever), so acc is never empty
+	}
+	// Groups share candidates: each having enough free nodes (acc) is
+	// necessary, not sufficient. Try the candidate times inside acc in order;
+	// at the latest tail everything is free and neverFits passed, so one fits.
+	times := []int64{now}
+	for _, r := range sc.grps {
+		for _, n := range g.cands(r) {
+			sp := g.nodes[n].spans
+			for j := firstEndAfter(sp, now); j < len(sp); j++ {
+				if !sp[j].be {
+					times = append(times, sp[j].e)
+				}
+			}
+		}
+	}
+	slices.Sort(times)
+	times = slices.Compact(times)
+	k := 0
+	for _, t := range times {
+		for k < len(sc.acc) && sc.acc[k].b <= t {
+			k++
+		}
+		if k == len(sc.acc) || t < sc.acc[k].a {
+			continue
+		}
+		if ok, _ := g.choose(t, t+w, false, true); ok {
+			return t
+		}
+	}
+	panic("sched: no start found for overlapping groups")
+}
+
+// startWindows returns the sorted, disjoint windows of start times t >= now at
+// which at least k of cands are free over [t, t+w), ignoring besteffort
+// intervals (only admin and default requests search). The last window is
+// always [T, forever), T being when k of the candidates are free for good.
+//
+// A node is free to start at t when t lies in [gap start, gap end - w] of one
+// of its gaps; the count of such nodes only increases at a gap start, so the
+// windows are found by a sweep over the gaps' bounds. Only gaps that open
+// before T matter, which keeps the sweep short on both a busy and an idle
+// schedule.
+func (g *Gantt) startWindows(cands []int32, k int, now, w int64, out []win) []win {
+	sc := &g.sc
+	sc.tails = sc.tails[:0]
+	for _, n := range cands {
+		sc.tails = append(sc.tails, g.tail(n, now, false))
+	}
+	sc.sel = append(sc.sel[:0], sc.tails...)
+	T := kth(sc.sel, k-1)
+	if T <= now {
+		return append(out, win{now, forever})
+	}
+	starts, ends := sc.starts[:0], sc.ends[:0]
+	for i, n := range cands {
+		if sc.tails[i] <= now {
+			starts = append(starts, now)
+			continue
+		}
+		sp := g.nodes[n].spans
+		prev := now
+		j := firstEndAfter(sp, now)
+		for ; j < len(sp) && prev < T; j++ {
+			x := sp[j]
+			if x.be {
+				continue
+			}
+			if x.s-prev >= w {
+				starts = append(starts, prev)
+				ends = append(ends, x.s-w+1)
+			}
+			prev = max(prev, x.e)
+		}
+		if j == len(sp) && prev < T {
+			starts = append(starts, prev) // free for good from prev
+		}
+	}
+	slices.Sort(starts)
+	slices.Sort(ends)
+	sc.starts, sc.ends = starts, ends
+	cov, i, j := 0, 0, 0
+	var open int64
+	for i < len(starts) || j < len(ends) {
+		// At equal times a window closing (exclusive end) goes before one opening.
+		if j < len(ends) && (i == len(starts) || ends[j] <= starts[i]) {
+			t := ends[j]
+			j++
+			cov--
+			if cov == k-1 && open < T {
+				out = appendWin(out, open, min(t, T))
+			}
+		} else {
+			t := starts[i]
+			i++
+			cov++
+			if cov == k {
+				open = t
+			}
+		}
+	}
+	// Fewer than k tails open before T, so coverage is below k after the
+	// last event: no window is left open here.
+	return appendWin(out, T, forever)
+}
+
+func appendWin(out []win, a, b int64) []win {
+	if a >= b {
+		return out
+	}
+	if n := len(out); n > 0 && out[n-1].b >= a {
+		out[n-1].b = max(out[n-1].b, b)
+		return out
+	}
+	return append(out, win{a, b})
+}
+
+func intersect(x, y, out []win) []win {
+	i, j := 0, 0
+	for i < len(x) && j < len(y) {
+		a, b := max(x[i].a, y[j].a), min(x[i].b, y[j].b)
+		if a < b {
+			out = append(out, win{a, b})
+		}
+		if x[i].b < y[j].b {
+			i++
+		} else {
+			j++
+		}
+	}
+	return out
+}
+
+// kth returns the k-th smallest value (0-based) of a, reordering a.
+func kth(a []int64, k int) int64 {
+	lo, hi := 0, len(a)-1
+	for lo < hi {
+		// Median of three as pivot, then a Hoare partition.
+		m := int(uint(lo+hi) >> 1)
+		if a[m] < a[lo] {
+			a[m], a[lo] = a[lo], a[m]
+		}
+		if a[hi] < a[lo] {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if a[hi] < a[m] {
+			a[hi], a[m] = a[m], a[hi]
+		}
+		p := a[m]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < p {
+				i++
+			}
+			for a[j] > p {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return a[k]
+		}
+	}
+	return a[k]
+}
+
+// freeOver reports whether node n can be given [t, e): free, or held only by
+// besteffort allocations that an admin or default request preempts (pre).
+func (g *Gantt) freeOver(n int32, t, e int64, be bool) (free, pre bool) {
+	sp := g.nodes[n].spans
+	for j := firstEndAfter(sp, t); j < len(sp) && sp[j].s < e; j++ {
+		if sp[j].be && !be {
+			pre = true
+			continue
+		}
+		return false, false
+	}
+	return true, pre
+}
+
+func (g *Gantt) countFree(r grp, t, e int64, be bool) int {
+	free := 0
+	for _, n := range g.cands(r) {
+		if ok, _ := g.freeOver(n, t, e, be); ok {
+			free++
+		}
+	}
+	return free
+}
+
+// choose picks the nodes of every group for [t, e) into sc.chosen, in group
+// order, preferring nodes that preempt nothing, then the candidates' order.
+// It reports the first group it cannot satisfy.
+func (g *Gantt) choose(t, e int64, be, overlap bool) (ok bool, failed int) {
+	sc := &g.sc
+	sc.chosen = sc.chosen[:0]
+	if !overlap {
+		for gi, r := range sc.grps {
+			clean := 0
+			pre := sc.pre[:0]
+			for _, n := range g.cands(r) {
+				free, p := g.freeOver(n, t, e, be)
+				switch {
+				case !free:
+					continue
+				case p:
+					pre = append(pre, n)
+					continue
+				}
+				sc.chosen = append(sc.chosen, n)
+				if clean++; clean == r.count {
+					break
+				}
+			}
+			sc.pre = pre
+			if need := r.count - clean; need > 0 {
+				if len(pre) < need {
+					return false, gi
+				}
+				sc.chosen = append(sc.chosen, pre[:need]...)
+			}
+		}
+		return true, -1
+	}
+	lists := make([][]int32, len(sc.grps))
+	for gi, r := range sc.grps {
+		var clean, pre []int32
+		for _, n := range g.cands(r) {
+			if free, p := g.freeOver(n, t, e, be); free && p {
+				pre = append(pre, n)
+			} else if free {
+				clean = append(clean, n)
+			}
+		}
+		lists[gi] = append(clean, pre...)
+	}
+	assigned, fail := g.match(lists)
+	if fail >= 0 {
+		return false, fail
+	}
+	for _, a := range assigned {
+		sc.chosen = append(sc.chosen, a...)
+	}
+	return true, -1
+}
+
+// match gives each group sc.grps[i].count distinct nodes from lists[i] (in
+// preference order), by augmenting paths: a bipartite matching where groups
+// have capacities. It returns the assignment, each group's nodes in list
+// order, or the first group it cannot fill and what that group got.
+func (g *Gantt) match(lists [][]int32) (assigned [][]int32, fail int) {
+	owner := map[int32]int{}
+	assigned = make([][]int32, len(lists))
+	var augment func(gi int, visited map[int32]bool) bool
+	augment = func(gi int, visited map[int32]bool) bool {
+		for _, n := range lists[gi] {
+			if visited[n] {
+				continue
+			}
+			visited[n] = true
+			o, taken := owner[n]
+			if taken && o == gi {
+				continue
+			}
+			if !taken || augment(o, visited) {
+				if taken {
+					assigned[o] = slices.DeleteFunc(assigned[o], func(x int32) bool { return x == n })
+				}
+				owner[n] = gi
+				assigned[gi] = append(assigned[gi], n)
+				return true
+			}
+		}
+		return false
+	}
+	for gi := range lists {
+		for range g.sc.grps[gi].count {
+			if !augment(gi, map[int32]bool{}) {
+				return assigned, gi
+			}
+		}
+	}
+	for gi, a := range assigned {
+		pos := make(map[int32]int, len(lists[gi]))
+		for i, n := range lists[gi] {
+			pos[n] = i
+		}
+		slices.SortFunc(a, func(x, y int32) int { return pos[x] - pos[y] })
+	}
+	return assigned, -1
+}
+
+// Schedule places and commits a batch of requests in queue priority order
+// (admin, then default, then besteffort; the given order within a queue), as
+// a scheduling round does with the pending reservations. The decisions are
+// returned in the order of reqs.
+func (g *Gantt) Schedule(reqs []Request, now time.Time, pol Policy) []Decision {
+	order := make([]int, len(reqs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return reqs[b].Queue.Priority() - reqs[a].Queue.Priority()
+	})
+	out := make([]Decision, len(reqs))
+	for _, i := range order {
+		p, err := g.Place(reqs[i], now, pol)
+		if err == nil {
+			err = g.Commit(p)
+		}
+		if err != nil {
+			out[i] = Decision{Err: err}
+			continue
+		}
+		out[i] = Decision{Placement: p}
+	}
+	return out
+}

@@ -1,0 +1,6 @@
+DROP TABLE IF EXISTS settings;
+DROP TABLE IF EXISTS oauth_clients;
+DROP TABLE IF EXISTS tokens;
+DROP TABLE IF EXISTS project_members;
+DROP TABLE IF EXISTS projects;
+DROP TABLE IF EXISTS users;

@@ -5,8 +5,8 @@ package api
 
 import (
 	"log/slog"
-	"strconv"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -34,7 +34,7 @@ type Server struct {
 	log     *slog.Logger
 	api     huma.API
 	handler http.Handler
-	basic   basicCache
+	auth    authCache
 	metrics *httpMetrics
 	started time.Time
 }
@@ -50,7 +50,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
-	s := &Server{eng: eng, log: opts.Logger, basic: basicCache{entries: map[[32]byte]time.Time{}}, started: time.Now()}
+	s := &Server{eng: eng, log: opts.Logger, auth: authCache{entries: map[[32]byte]authEntry{}}, started: time.Now()}
 	s.metrics = newHTTPMetrics(opts.Registry)
 
 	mux := http.NewServeMux()

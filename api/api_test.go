@@ -80,7 +80,7 @@ func newFixture(t *testing.T) *fixture {
 
 type req struct {
 	method, path, token, accept, contentType, body string
-	header                                      map[string]string
+	header                                         map[string]string
 }
 
 type resp struct {

@@ -34,42 +34,76 @@ func caller(ctx context.Context) *Principal {
 // Security requirements shared by every protected operation.
 var secured = []map[string][]string{{"basic": {}}, {"bearer": {}}, {"oauth2": {}}}
 
-// basicCache remembers recently verified Basic credentials so that a client
-// sending Basic on every request does not pay a bcrypt per request. Entries are
-// keyed by a hash of the credentials and live briefly, so a changed password
-// takes effect within basicCacheTTL.
-type basicCache struct {
+// authCache remembers recently verified credentials, keyed by a hash of the
+// Authorization header, so that neither bcrypt (Basic) nor the token and user
+// queries (Bearer) run on every request. Entries live briefly: a changed
+// password, a revoked token or a new project membership takes effect on other
+// replicas within authCacheTTL; on this replica revocation evicts at once.
+type authCache struct {
 	mu      sync.Mutex
-	entries map[[32]byte]time.Time
+	entries map[[32]byte]authEntry
 }
 
-const basicCacheTTL = 30 * time.Second
+type authEntry struct {
+	p     *Principal
+	until time.Time
+}
 
-func (c *basicCache) ok(key [32]byte, now time.Time) bool {
+const authCacheTTL = 5 * time.Second
+
+func (c *authCache) get(key [32]byte, now time.Time) *Principal {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	exp, found := c.entries[key]
-	return found && now.Before(exp)
+	e, ok := c.entries[key]
+	if !ok || !now.Before(e.until) {
+		return nil
+	}
+	return e.p
 }
 
-func (c *basicCache) put(key [32]byte, now time.Time) {
+func (c *authCache) put(key [32]byte, p *Principal, now time.Time) {
+	until := now.Add(authCacheTTL)
+	if !p.TokenExpiry.IsZero() && p.TokenExpiry.Before(until) {
+		until = p.TokenExpiry // an expiring token is never served from cache past its expiry
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) > 10000 {
 		clear(c.entries) // bounded: a flood of distinct credentials cannot grow it
 	}
-	c.entries[key] = now.Add(basicCacheTTL)
+	c.entries[key] = authEntry{p, until}
+}
+
+// forget drops every cached principal (after a revocation or a user change).
+func (c *authCache) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
 }
 
 // authenticate resolves the Authorization header. It returns (nil, nil) when the
 // request carries no credentials.
 func (s *Server) authenticate(ctx context.Context, header string) (*Principal, error) {
+	if header == "" {
+		return nil, nil
+	}
+	now := time.Now()
+	key := sha256.Sum256([]byte(header))
+	if p := s.auth.get(key, now); p != nil {
+		return p, nil
+	}
+	p, err := s.verify(ctx, header, now)
+	if err != nil {
+		return nil, err
+	}
+	s.auth.put(key, p, now)
+	return p, nil
+}
+
+func (s *Server) verify(ctx context.Context, header string, now time.Time) (*Principal, error) {
 	scheme, cred, _ := strings.Cut(header, " ")
 	cred = strings.TrimSpace(cred)
-	now := time.Now()
 	switch strings.ToLower(scheme) {
-	case "":
-		return nil, nil
 	case "bearer":
 		tok, user, err := s.eng.Store.LookupToken(ctx, cred, now)
 		if err != nil {
@@ -82,18 +116,10 @@ func (s *Server) authenticate(ctx context.Context, header string) (*Principal, e
 		if !ok {
 			return nil, store.ErrInvalidCredentials
 		}
-		key := sha256.Sum256([]byte(name + "\x00" + pass))
-		if s.basic.ok(key, now) {
-			u, err := s.eng.Store.GetUser(ctx, name)
-			if err == nil {
-				return &Principal{User: u, AuthType: "basic"}, nil
-			}
-		}
 		u, err := s.eng.Store.CheckPassword(ctx, name, pass)
 		if err != nil {
 			return nil, err
 		}
-		s.basic.put(key, now)
 		return &Principal{User: u, AuthType: "basic"}, nil
 	}
 	return nil, store.ErrInvalidCredentials

@@ -310,6 +310,7 @@ func (s *Server) registerUsers(api huma.API) {
 		if caller(ctx).User.Name == in.Name {
 			return nil, huma.Error409Conflict("you cannot delete yourself: ask another administrator")
 		}
+		defer s.auth.forget()
 		return nil, storeError(s.eng.Store.DeleteUser(ctx, in.Name), "user "+quote(in.Name))
 	})
 
@@ -382,6 +383,7 @@ func (s *Server) registerUsers(api huma.API) {
 				return nil, huma.Error404NotFound("token " + quote(in.ID) + " not found among your tokens")
 			}
 		}
+		defer s.auth.forget()
 		return nil, storeError(s.eng.Store.RevokeToken(ctx, in.ID), "token "+quote(in.ID))
 	})
 	newClient := op("create-client", http.MethodPost, "/v1/users/{name}/clients", "Register an OAuth2 client for a user", "users")
@@ -474,6 +476,7 @@ func (s *Server) registerUsers(api huma.API) {
 		if _, err := s.eng.Store.GetUser(ctx, in.Body.User); err != nil {
 			return nil, huma.Error422UnprocessableEntity("user " + quote(in.Body.User) + " does not exist")
 		}
+		defer s.auth.forget()
 		if err := s.eng.Store.AddMember(ctx, in.Name, in.Body.User); err != nil {
 			return nil, storeError(err, "project "+quote(in.Name))
 		}

@@ -54,30 +54,6 @@ func runDev(c *cli.Context) error {
 	}
 	defer l.Close()
 
-	ts, err := embedded.Start(ctx, embedded.Config{
-		DataDir:         filepath.Join(dataDir, "temporal"),
-		FrontendAddress: c.String("temporal-listen"),
-		UIAddress:       c.String("ui-listen"),
-		Namespace:       "default",
-		Logger:          log,
-	})
-	if err != nil {
-		var pe *embedded.PortInUseError
-		if errors.As(err, &pe) {
-			if flag, ok := purposeFlags[pe.Purpose]; ok {
-				return fmt.Errorf("%s is already in use (Temporal %s): choose another address with --%s", pe.Address, pe.Purpose, flag)
-			}
-			return fmt.Errorf("%s is already in use (Temporal %s): free it and start again", pe.Address, pe.Purpose)
-		}
-		if errors.Is(err, embedded.ErrDataDirInUse) {
-			return fmt.Errorf("another gridflow dev already runs on --data-dir %s: stop it or choose another data dir", dataDir)
-		}
-		return fmt.Errorf("start embedded Temporal: %w", err)
-	}
-	defer ts.Stop()
-
-	opts := ts.ClientOptions()
-	opts.Logger = quietLogger(log)
 	r := &role{
 		log:         log,
 		database:    filepath.Join(dataDir, "gridflow.db"),
@@ -85,9 +61,39 @@ func runDev(c *cli.Context) error {
 		adminToken:  c.String("admin-token"),
 		tokenFile:   filepath.Join(dataDir, "admin-token"),
 		listener:    l,
-		temporal:    opts,
 	}
-	run, err := r.start(ctx)
+	// The store, the testbed and the embedded Temporal server start side by side.
+	type prepResult struct {
+		p   *prepared
+		err error
+	}
+	prepDone := make(chan prepResult, 1)
+	go func() {
+		p, err := r.prepare(ctx)
+		prepDone <- prepResult{p, err}
+	}()
+	ts, err := embedded.Start(ctx, embedded.Config{
+		DataDir:         filepath.Join(dataDir, "temporal"),
+		FrontendAddress: c.String("temporal-listen"),
+		UIAddress:       c.String("ui-listen"),
+		Namespace:       "default",
+		Logger:          log,
+	})
+	prep := <-prepDone
+	if err != nil {
+		if prep.p != nil {
+			prep.p.st.Close()
+		}
+		return embeddedError(err, dataDir)
+	}
+	defer ts.Stop()
+	if prep.err != nil {
+		return prep.err
+	}
+	opts := ts.ClientOptions()
+	opts.Logger = quietLogger(log)
+	r.temporal = opts
+	run, err := r.start(ctx, prep.p)
 	if err != nil {
 		return err
 	}
@@ -116,6 +122,21 @@ Press Ctrl-C to stop; starting again on the same data dir resumes everything.
 		}
 	}
 	return nil
+}
+
+// embeddedError says which flag to change when the embedded server cannot start.
+func embeddedError(err error, dataDir string) error {
+	var pe *embedded.PortInUseError
+	if errors.As(err, &pe) {
+		if flag, ok := purposeFlags[pe.Purpose]; ok {
+			return fmt.Errorf("%s is already in use (Temporal %s): choose another address with --%s", pe.Address, pe.Purpose, flag)
+		}
+		return fmt.Errorf("%s is already in use (Temporal %s): free it and start again", pe.Address, pe.Purpose)
+	}
+	if errors.Is(err, embedded.ErrDataDirInUse) {
+		return fmt.Errorf("another gridflow dev already runs on --data-dir %s: stop it or choose another data dir", dataDir)
+	}
+	return fmt.Errorf("start embedded Temporal: %w", err)
 }
 
 func short(uid string) string {

@@ -14,7 +14,14 @@ import (
 var version = "dev"
 
 func main() {
-	app := &cli.App{
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "gridflow:", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
 		Name:    "gridflow",
 		Usage:   "durable campaigns on shared testbeds",
 		Version: version,
@@ -26,9 +33,5 @@ func main() {
 			projectCommand(),
 			testbedCommand(),
 		},
-	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "gridflow:", err)
-		os.Exit(1)
 	}
 }

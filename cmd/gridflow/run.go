@@ -152,49 +152,64 @@ type running struct {
 	stopped chan error
 }
 
-func (r *role) start(ctx context.Context) (*running, error) {
+// prepared is the part of a role that needs no Temporal: the store, the
+// testbed and the admin token. The dev role prepares it while the embedded
+// Temporal server starts, so both start-up costs overlap.
+type prepared struct {
+	st    *store.Store
+	eng   *engine.Engine
+	snap  *engine.Snapshot
+	token string
+}
+
+func (r *role) prepare(ctx context.Context) (*prepared, error) {
 	st, err := openStore(ctx, r.database)
 	if err != nil {
 		return nil, err
 	}
-	cleanup := []func(){func() { st.Close() }}
-	fail := func(err error) (*running, error) {
-		for i := len(cleanup) - 1; i >= 0; i-- {
-			cleanup[i]()
-		}
-		return nil, err
-	}
-	tc, err := client.DialContext(ctx, r.temporal)
-	if err != nil {
-		return fail(fmt.Errorf("connect to Temporal at %s: %w", r.temporal.HostPort, err))
-	}
-	cleanup = append(cleanup, tc.Close)
-	eng := engine.New(st, tc, r.log)
+	eng := engine.New(st, nil, r.log)
 	snap, err := loadTestbed(ctx, eng, r.testbedFile)
 	if err != nil {
-		return fail(err)
+		st.Close()
+		return nil, err
 	}
 	token, err := ensureAdmin(ctx, st, r.adminToken, r.tokenFile)
 	if err != nil {
-		return fail(err)
+		st.Close()
+		return nil, err
 	}
+	return &prepared{st: st, eng: eng, snap: snap, token: token}, nil
+}
+
+// start connects a prepared role to Temporal and serves the API.
+func (r *role) start(ctx context.Context, p *prepared) (*running, error) {
+	tc, err := client.DialContext(ctx, r.temporal)
+	if err != nil {
+		p.st.Close()
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", r.temporal.HostPort, err)
+	}
+	p.eng.Temporal = tc
 	w := worker.New(tc, engine.TaskQueue, worker.Options{})
 	workflows.Register(w)
-	w.RegisterActivity(&activities.Activities{Store: st})
+	w.RegisterActivity(&activities.Activities{Store: p.st})
 	if err := w.Start(); err != nil {
-		return fail(fmt.Errorf("start worker: %w", err))
+		tc.Close()
+		p.st.Close()
+		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	cleanup = append(cleanup, w.Stop)
-	if err := maintenanceSchedule(ctx, tc); err != nil {
-		r.log.Warn("cannot create the maintenance schedule; expired tokens will not be purged", "err", err)
-	}
+	go func() {
+		// Not needed to serve: keep it off the start-up path.
+		if err := maintenanceSchedule(ctx, tc); err != nil && ctx.Err() == nil {
+			r.log.Warn("cannot create the maintenance schedule; expired tokens will not be purged", "err", err)
+		}
+	}()
 	reg := prometheus.NewRegistry()
 	srv := &http.Server{
-		Handler:           api.New(eng, api.Options{Logger: r.log, Registry: reg}),
+		Handler:           api.New(p.eng, api.Options{Logger: r.log, Registry: reg}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
 	}
-	run := &running{eng: eng, http: srv, worker: w, tc: tc, st: st, token: token, snap: snap, stopped: make(chan error, 1)}
+	run := &running{eng: p.eng, http: srv, worker: w, tc: tc, st: p.st, token: p.token, snap: p.snap, stopped: make(chan error, 1)}
 	go func() {
 		if err := srv.Serve(r.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			run.stopped <- err

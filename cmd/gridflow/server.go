@@ -56,7 +56,11 @@ func runServer(c *cli.Context) error {
 	defer l.Close()
 	r := &role{log: log, database: c.String("database"), testbedFile: c.String("testbed"),
 		adminToken: c.String("admin-token"), listener: l, temporal: opts}
-	run, err := r.start(ctx)
+	prep, err := r.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	run, err := r.start(ctx, prep)
 	if err != nil {
 		return err
 	}

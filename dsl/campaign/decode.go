@@ -149,11 +149,7 @@ func typeName(ty cty.Type) string {
 // source returns the text of an expression, for pending arguments.
 func (d *decoder) source(r hcl.Range) string {
 	if f := d.files[r.Filename]; f != nil && r.End.Byte <= len(f.Bytes) && r.Start.Byte <= r.End.Byte {
-		s := string(f.Bytes[r.Start.Byte:r.End.Byte])
-		if len(s) > 80 {
-			s = s[:77] + "..."
-		}
-		return s
+		return oneLine(string(f.Bytes[r.Start.Byte:r.End.Byte]), 80)
 	}
 	return "?"
 }
@@ -280,7 +276,7 @@ func missingArgs(spec *blockSpec, content *hcl.BodyContent, blk *hcl.Block, what
 	for _, a := range spec.attrs {
 		if a.required && content.Attributes[a.name] == nil {
 			diags = append(diags, errorf(blk.DefRange, rangePtr(blk.DefRange), fmt.Sprintf("Missing required argument %q", a.name),
-				"%s needs a %s argument, for example: %s", what, a.name, a.example))
+				"%s needs the argument %s, for example: %s", what, a.name, a.example))
 		}
 	}
 	return diags

@@ -140,8 +140,8 @@ func (d *decoder) reservation(b *body) Spec {
 	}
 	if len(s.Groups) == 0 {
 		if have := d.inv.CountMatching(site, cluster, s.Properties); have < s.Nodes {
-			b.errorf(nodesAttr.Expr.Range(), "Not enough matching nodes", "%s Ask for at most %d, or relax the filter.",
-				shortage(s.Nodes, have, site, cluster, s.Properties), have)
+			b.errorf(nodesAttr.Expr.Range(), "Not enough matching nodes", "%s %s",
+				shortage(s.Nodes, have, site, cluster, s.Properties), shortageFix(have))
 		}
 		return s
 	}
@@ -151,8 +151,8 @@ func (d *decoder) reservation(b *body) Spec {
 			continue
 		}
 		if have := d.inv.CountMatching(site, g.Cluster, s.Properties); have < g.Nodes {
-			b.errorf(keyRange(nodesAttr.Expr, g.Cluster), "Not enough matching nodes", "%s Ask for at most %d, or relax the filter.",
-				shortage(g.Nodes, have, site, g.Cluster, s.Properties), have)
+			b.errorf(keyRange(nodesAttr.Expr, g.Cluster), "Not enough matching nodes", "%s %s",
+				shortage(g.Nodes, have, site, g.Cluster, s.Properties), shortageFix(have))
 		}
 	}
 	return s
@@ -167,11 +167,20 @@ func shortage(want, have int, site, cluster string, props map[string]cty.Value) 
 	if len(props) > 0 {
 		with = " with " + formatProperties(props)
 	}
-	verb := "match"
-	if have == 1 {
-		verb = "matches"
+	switch have {
+	case 0:
+		return fmt.Sprintf("This asks for %s of %s%s, but no node matches.", plural(want, "node"), where, with)
+	case 1:
+		return fmt.Sprintf("This asks for %s of %s%s, but only 1 node matches.", plural(want, "node"), where, with)
 	}
-	return fmt.Sprintf("This asks for %s of %s%s, but only %d %s.", plural(want, "node"), where, with, have, verb)
+	return fmt.Sprintf("This asks for %s of %s%s, but only %d match.", plural(want, "node"), where, with, have)
+}
+
+func shortageFix(have int) string {
+	if have == 0 {
+		return "Relax the properties, or choose another cluster or site."
+	}
+	return fmt.Sprintf("Ask for at most %d, or relax the filter.", have)
 }
 
 // keyRange finds the range of an item of an object constructor by key, to

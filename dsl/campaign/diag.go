@@ -22,6 +22,17 @@ func errorf(subject hcl.Range, context *hcl.Range, summary, detailFormat string,
 
 func rangePtr(r hcl.Range) *hcl.Range { return &r }
 
+// at renders where a range starts, "file.hcl:12", for "declared at …" details.
+func at(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }
+
+// article is "a" or "an" for the word that follows.
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
 // suggest returns the candidate closest to name, if it is close enough to be
 // a plausible typo, else "".
 func suggest(name string, candidates []string) string {
@@ -103,6 +114,22 @@ func englishList(items []string) string {
 		return items[0]
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// sortDiagnostics orders diagnostics by file and position, so that output
+// is stable (hcl reports unsupported arguments in map order) and reads top
+// to bottom. Diagnostics without a subject go last.
+func sortDiagnostics(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a != nil && b == nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		}
+		return a.Start.Byte < b.Start.Byte
+	})
 }
 
 // dedupe drops diagnostics identical in severity, summary, detail and subject,

@@ -12,8 +12,9 @@ import (
 // memory, never with a crash.
 const (
 	// MaxSourceBytes bounds a campaign or var file. The HCL lexer keeps about
-	// a hundred bytes per token, so this also bounds the parser's memory.
-	MaxSourceBytes = 2 << 20
+	// a hundred bytes per token, so this also bounds the parser's memory
+	// (a file of one-byte tokens costs about 100 MiB to parse).
+	MaxSourceBytes = 1 << 20
 	// MaxNesting bounds how deeply brackets, blocks, templates and operator
 	// chains may nest. The HCL parser and evaluator recurse once per level,
 	// and a Go stack overflow cannot be recovered.
@@ -32,8 +33,7 @@ const (
 	maxShapedInstances = 100000
 )
 
-// prescan checks size and nesting before the real parse, with the HCL lexer,
-// which is a state machine and does not recurse.
+// prescan checks size and nesting before the real parse, which recurses.
 func prescan(src []byte, filename string) hcl.Diagnostics {
 	if len(src) > MaxSourceBytes {
 		return hcl.Diagnostics{{
@@ -44,71 +44,122 @@ func prescan(src []byte, filename string) hcl.Diagnostics {
 			Subject: &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos},
 		}}
 	}
-	toks, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
-	type level struct {
-		open hclsyntax.TokenType
-		ops  int // operators chained at this level: each adds one to the parse depth
+	var depth, at int
+	if isASCII(src) {
+		depth, at = scanNesting(src, MaxNesting)
+	} else {
+		depth, at = tokenNesting(src, MaxNesting)
 	}
-	stack := []level{{open: hclsyntax.TokenNil}}
-	ops := 0 // sum of stack[*].ops
-	var prev hclsyntax.TokenType
-	for i, tok := range toks {
-		top := &stack[len(stack)-1]
-		switch tok.Type {
-		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
-			hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl,
-			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc:
-			if tok.Type == hclsyntax.TokenOBrack && endsValue(prev) {
-				top.ops++ // an index a[b][c]… nests one expression in the next
-				ops++
-			}
-			if tok.Type == hclsyntax.TokenTemplateControl && i+1 < len(toks) && toks[i+1].Type == hclsyntax.TokenIdent {
-				switch string(toks[i+1].Bytes) {
-				case "if", "for":
-					top.ops++
-					ops++
-				case "endif", "endfor":
-					if top.ops > 0 {
-						top.ops--
-						ops--
-					}
+	if depth <= MaxNesting {
+		return nil
+	}
+	rng := hcl.Range{Filename: filename, Start: posAt(src, at), End: posAt(src, at+1)}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Nesting too deep",
+		Detail: fmt.Sprintf("Expressions and blocks may nest at most %d levels deep (brackets, blocks, templates and chained operators each count as one). Move parts of this expression into locals.",
+			MaxNesting),
+		Subject: &rng,
+	}}
+}
+
+func isASCII(src []byte) bool {
+	for _, c := range src {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// posAt converts a byte offset to a position (columns count bytes: the
+// fast path only runs on ASCII).
+func posAt(src []byte, ofs int) hcl.Pos {
+	ofs = min(max(ofs, 0), len(src))
+	p := hcl.Pos{Line: 1, Column: 1, Byte: ofs}
+	for _, c := range src[:ofs] {
+		if c == '\n' {
+			p.Line++
+			p.Column = 1
+		} else {
+			p.Column++
+		}
+	}
+	return p
+}
+
+// nesting measures parse depth from a token stream: each open bracket,
+// block, quote, heredoc or template sequence is a level, and so is each
+// operator chained at the same level (a + b + c parses as a tree as deep as
+// its operators), an index after a value (a[b][c]) and an if or for
+// template directive. Commas, and newlines where they end an item, end a chain.
+type nesting struct {
+	stack []nestLevel
+	ops   int // sum of stack[*].ops
+	prev  hclsyntax.TokenType
+	max   int
+}
+
+type nestLevel struct {
+	open hclsyntax.TokenType
+	ops  int
+}
+
+func newNesting() *nesting {
+	return &nesting{stack: []nestLevel{{open: hclsyntax.TokenNil}}}
+}
+
+// token accounts for one token and returns the depth after it. directive is
+// the identifier after a TokenTemplateControl ("if", "endfor", …); endsLine
+// says that a comment token swallowed the newline that ends its line.
+func (n *nesting) token(ty hclsyntax.TokenType, directive string, endsLine bool) int {
+	top := &n.stack[len(n.stack)-1]
+	switch ty {
+	case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
+		hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl,
+		hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc:
+		if ty == hclsyntax.TokenOBrack && endsValue(n.prev) {
+			top.ops++ // an index a[b][c]… nests one expression in the next
+			n.ops++
+		}
+		if ty == hclsyntax.TokenTemplateControl {
+			switch directive {
+			case "if", "for":
+				top.ops++
+				n.ops++
+			case "endif", "endfor":
+				if top.ops > 0 {
+					top.ops--
+					n.ops--
 				}
 			}
-			stack = append(stack, level{open: tok.Type})
-		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
-			hclsyntax.TokenTemplateSeqEnd, hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc:
-			if len(stack) > 1 {
-				ops -= top.ops
-				stack = stack[:len(stack)-1]
-			}
-		case hclsyntax.TokenComma:
-			ops -= top.ops
+		}
+		n.stack = append(n.stack, nestLevel{open: ty})
+	case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
+		hclsyntax.TokenTemplateSeqEnd, hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc:
+		if len(n.stack) > 1 {
+			n.ops -= top.ops
+			n.stack = n.stack[:len(n.stack)-1]
+		}
+	case hclsyntax.TokenComma:
+		n.ops -= top.ops
+		top.ops = 0
+	case hclsyntax.TokenNewline, hclsyntax.TokenComment:
+		if (ty == hclsyntax.TokenNewline || endsLine) && (top.open == hclsyntax.TokenNil || top.open == hclsyntax.TokenOBrace) {
+			n.ops -= top.ops
 			top.ops = 0
-		case hclsyntax.TokenNewline:
-			if top.open == hclsyntax.TokenNil || top.open == hclsyntax.TokenOBrace {
-				ops -= top.ops
-				top.ops = 0
-			}
-		case hclsyntax.TokenQuestion, hclsyntax.TokenBang, hclsyntax.TokenMinus, hclsyntax.TokenPlus,
-			hclsyntax.TokenStar, hclsyntax.TokenSlash, hclsyntax.TokenPercent, hclsyntax.TokenAnd,
-			hclsyntax.TokenOr, hclsyntax.TokenEqualOp, hclsyntax.TokenNotEqual, hclsyntax.TokenLessThan,
-			hclsyntax.TokenLessThanEq, hclsyntax.TokenGreaterThan, hclsyntax.TokenGreaterThanEq:
-			top.ops++
-			ops++
 		}
-		prev = tok.Type
-		if len(stack)-1+ops > MaxNesting {
-			rng := tok.Range
-			return hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Nesting too deep",
-				Detail: fmt.Sprintf("Expressions and blocks may nest at most %d levels deep (brackets, blocks, templates and chained operators each count as one). Move parts of this expression into locals.",
-					MaxNesting),
-				Subject: &rng,
-			}}
-		}
+	case hclsyntax.TokenQuestion, hclsyntax.TokenBang, hclsyntax.TokenMinus, hclsyntax.TokenPlus,
+		hclsyntax.TokenStar, hclsyntax.TokenSlash, hclsyntax.TokenPercent, hclsyntax.TokenAnd,
+		hclsyntax.TokenOr, hclsyntax.TokenEqualOp, hclsyntax.TokenNotEqual, hclsyntax.TokenLessThan,
+		hclsyntax.TokenLessThanEq, hclsyntax.TokenGreaterThan, hclsyntax.TokenGreaterThanEq:
+		top.ops++
+		n.ops++
 	}
-	return nil
+	n.prev = ty
+	d := len(n.stack) - 1 + n.ops
+	n.max = max(n.max, d)
+	return d
 }
 
 // endsValue reports whether a token can end an expression, so that a "["
@@ -120,4 +171,23 @@ func endsValue(t hclsyntax.TokenType) bool {
 		return true
 	}
 	return false
+}
+
+// tokenNesting measures nesting with HCL's own lexer. It is exact but costs
+// as much memory as the parse; prescan uses it for non-ASCII files only. It
+// returns the greatest depth (stopping once past limit) and where it was reached.
+func tokenNesting(src []byte, limit int) (depth, at int) {
+	toks, _ := hclsyntax.LexConfig(src, "", hcl.InitialPos)
+	n := newNesting()
+	for i, tok := range toks {
+		directive := ""
+		if tok.Type == hclsyntax.TokenTemplateControl && i+1 < len(toks) && toks[i+1].Type == hclsyntax.TokenIdent {
+			directive = string(toks[i+1].Bytes)
+		}
+		endsLine := tok.Type == hclsyntax.TokenComment && len(tok.Bytes) > 0 && tok.Bytes[len(tok.Bytes)-1] == '\n'
+		if d := n.token(tok.Type, directive, endsLine); d > limit {
+			return d, tok.Range.Start.Byte
+		}
+	}
+	return n.max, 0
 }

@@ -25,7 +25,7 @@ func (l *loader) locals() hcl.Diagnostics {
 		for name, a := range attrs {
 			if prev := l.localAttrs[name]; prev != nil {
 				diags = append(diags, errorf(a.NameRange, nil, "Duplicate local value",
-					"local.%s is already defined at %s. Each local value is defined once; rename one of them.", name, prev.NameRange))
+					"local.%s is already defined at %s. Each local value is defined once; rename one of them.", name, at(prev.NameRange)))
 				continue
 			}
 			l.localAttrs[name] = a

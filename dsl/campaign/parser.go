@@ -51,6 +51,7 @@ func (p *Parser) Load(in Input) (c *Campaign, diags hcl.Diagnostics) {
 	}()
 	l := &loader{p: p, in: in}
 	c, diags = l.load()
+	sortDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -166,7 +167,7 @@ func (l *loader) topLevel(file *hcl.File) hcl.Diagnostics {
 			if prev, dup := seen[key]; dup {
 				diags = append(diags, errorf(b.LabelRanges[0], rangePtr(b.DefRange), "Duplicate "+b.Type+" name",
 					"A %s named %q is already declared at %s. Names of %s blocks must be unique; rename one of them.",
-					b.Type, b.Labels[0], prev.DefRange, b.Type))
+					b.Type, b.Labels[0], at(prev.DefRange), b.Type))
 				continue
 			}
 			seen[key] = b

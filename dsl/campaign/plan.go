@@ -133,9 +133,9 @@ func (st *Step) expansionText() string {
 	}
 	d := &decoder{files: st.campaign.files}
 	if st.Count != nil {
-		return "count = " + d.source(st.Count.Range()) + " (known at run time)"
+		return "count = " + d.source(st.Count.Range()) + ", known at run time"
 	}
-	return "for_each = " + d.source(st.ForEach.Range()) + " (known at run time)"
+	return "for_each = " + d.source(st.ForEach.Range()) + ", known at run time"
 }
 
 // String describes the policy: "abort", "continue", "retry 3 times (backoff 30s), then abort".

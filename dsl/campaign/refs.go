@@ -1,7 +1,6 @@
 package campaign
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
@@ -79,19 +78,27 @@ func (l *loader) checkRef(t hcl.Traversal, sc refScope, context *hcl.Range) (ref
 				name, didYouMean(name, sortedKeys(l.localAttrs)))
 		}
 	case "count":
+		if !sc.count && sc.self == "" {
+			return one(ref.rng, "Reference to count outside a step",
+				"count.index is the index of the current instance of a step with count, and %s is not part of a step. Refer to the instances by index instead, as in run.bench[0].", sc.where)
+		}
 		if !sc.count {
 			return one(ref.rng, "Reference to count in a block without count",
 				"count.index is the index of the current instance, so it exists only inside a step that has count; %s has none. Add count = <number> to the step, or remove the reference.",
-				sc.whereName())
+				sc.self)
 		}
 		if !ok || name != "index" {
 			return one(ref.rng, "Invalid count reference", "The only attribute of count is count.index, the index of the current instance.")
 		}
 	case "each":
+		if !sc.each && sc.self == "" {
+			return one(ref.rng, "Reference to each outside a step",
+				"each.key and each.value belong to the instances of a step with for_each, and %s is not part of a step. Refer to the instances by key instead, as in run.bench[\"lyon\"].", sc.where)
+		}
 		if !sc.each {
 			return one(ref.rng, "Reference to each in a block without for_each",
 				"each.key and each.value exist only inside a step that has for_each; %s has none. Add for_each = <map or set> to the step, or remove the reference.",
-				sc.whereName())
+				sc.self)
 		}
 		if !ok || (name != "key" && name != "value") {
 			return one(ref.rng, "Invalid each reference", "each has two attributes: each.key and each.value.")
@@ -194,13 +201,6 @@ func firstOutput(k Kind) string {
 	return "id"
 }
 
-func (sc refScope) whereName() string {
-	if sc.self != "" {
-		return sc.self
-	}
-	return sc.where
-}
-
 func capitalize(s string) string {
 	if s == "" {
 		return s
@@ -221,10 +221,3 @@ func stepDeps(refs []reference) []string {
 	return out
 }
 
-func describeRefs(refs []reference) string {
-	var names []string
-	for _, r := range refs {
-		names = append(names, fmt.Sprintf("%s.%s", r.root, r.name))
-	}
-	return englishList(names)
-}

@@ -259,14 +259,12 @@ func (s *RunSpec) Summary() string {
 	if len(s.Args) > 0 {
 		cmd += " " + strings.Join(s.Args, " ")
 	}
-	if len(cmd) > 60 {
-		cmd = cmd[:57] + "..."
-	}
+	cmd = oneLine(cmd, 60)
 	where := s.show("nodes", plural(len(s.Nodes), "node"))
 	if _, isNodes := s.expr("nodes"); s.Container != "" || (!isNodes && len(s.Nodes) == 0) {
 		where = "container " + s.show("container", s.Container)
 	}
-	return fmt.Sprintf("run %q on %s", cmd, where)
+	return fmt.Sprintf("run `%s` on %s", cmd, where)
 }
 
 func plural(n int, one string) string {
@@ -308,4 +306,13 @@ func formatProperties(props map[string]cty.Value) string {
 		parts[i] = k + "=" + s
 	}
 	return strings.Join(parts, ",")
+}
+
+// oneLine collapses white space and cuts s to at most max runes.
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max-1]) + "…"
+	}
+	return s
 }

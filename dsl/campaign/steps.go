@@ -51,7 +51,7 @@ func (l *loader) steps() hcl.Diagnostics {
 func (l *loader) checkStep(st *Step, content *hcl.BodyContent) hcl.Diagnostics {
 	spec := stepSpecs[st.Kind]
 	ctxRange := rangePtr(st.DeclRange)
-	what := fmt.Sprintf("A %s block", st.Kind)
+	what := fmt.Sprintf("%s %s block", capitalize(article(string(st.Kind))), st.Kind)
 	diags := missingArgs(spec, content, st.block, what)
 
 	// Nested blocks: their own required arguments, and how many may appear.
@@ -80,13 +80,13 @@ func (l *loader) checkStep(st *Step, content *hcl.BodyContent) hcl.Diagnostics {
 			}
 			if prev := seen[blk.Type]; prev != nil && !child.many {
 				diags = append(diags, errorf(blk.DefRange, ctxRange, "Duplicate "+blk.Type+" block",
-					"%s may have only one %s block; the first one is at %s. Merge them.", what, blk.Type, prev.DefRange))
+					"%s may have only one %s block; the first one is at %s. Merge them.", what, blk.Type, at(prev.DefRange)))
 				continue
 			}
 			seen[blk.Type] = blk
 			c, ds := blk.Body.Content(child.schema)
 			diags = append(diags, ds...)
-			diags = append(diags, missingArgs(child, c, blk, fmt.Sprintf("A %s block", blk.Type))...)
+			diags = append(diags, missingArgs(child, c, blk, fmt.Sprintf("%s %s block", capitalize(article(blk.Type)), blk.Type))...)
 			walk(child, c)
 		}
 	}
@@ -153,8 +153,7 @@ func (l *loader) metaArgs(st *Step, content *hcl.BodyContent) hcl.Diagnostics {
 
 	if st.Count != nil && st.ForEach != nil {
 		diags = append(diags, errorf(attrs["for_each"].NameRange, ctxRange, "Both count and for_each",
-			"A step is repeated either count times or once per element of for_each, not both. Keep one: count = %s, or for_each over a map or set.",
-			"<number>"))
+			"A step is repeated either count times or once per element of for_each, not both. Keep one of them."))
 		return diags
 	}
 	for _, name := range []string{"count", "for_each"} {
@@ -199,9 +198,9 @@ func (l *loader) metaArgs(st *Step, content *hcl.BodyContent) hcl.Diagnostics {
 			"on_failure is set twice, as an argument and as a block. Keep the block and put the action in it: on_failure { retry { ... } then = %q }.", "continue"))
 	case len(onBlocks) > 1:
 		diags = append(diags, errorf(onBlocks[1].DefRange, ctxRange, "Duplicate on_failure",
-			"A step has one on_failure block; the first one is at %s.", onBlocks[0].DefRange))
+			"A step has one on_failure block; the first one is at %s.", at(onBlocks[0].DefRange)))
 	case onAttr != nil:
-		if _, ds := l.checkRefs(onAttr.Expr, refScope{where: "on_failure"}, ctxRange); ds.HasErrors() {
+		if _, ds := l.checkRefs(onAttr.Expr, refScope{where: "the on_failure argument"}, ctxRange); ds.HasErrors() {
 			diags = append(diags, ds...)
 			break
 		}
@@ -215,7 +214,7 @@ func (l *loader) metaArgs(st *Step, content *hcl.BodyContent) hcl.Diagnostics {
 	}
 
 	if a := attrs["timeout"]; a != nil {
-		if _, ds := l.checkRefs(a.Expr, refScope{where: "timeout"}, ctxRange); ds.HasErrors() {
+		if _, ds := l.checkRefs(a.Expr, refScope{where: "the timeout argument"}, ctxRange); ds.HasErrors() {
 			return append(diags, ds...)
 		}
 		v, ds := a.Expr.Value(static)
@@ -260,7 +259,7 @@ func (l *loader) failurePolicy(blk *hcl.Block, static *hcl.EvalContext) (Failure
 	}
 	ctxRange := rangePtr(blk.DefRange)
 	for _, a := range content.Attributes {
-		if _, ds := l.checkRefs(a.Expr, refScope{where: "on_failure"}, ctxRange); ds.HasErrors() {
+		if _, ds := l.checkRefs(a.Expr, refScope{where: "the on_failure argument"}, ctxRange); ds.HasErrors() {
 			return p, append(diags, ds...)
 		}
 	}
@@ -271,7 +270,7 @@ func (l *loader) failurePolicy(blk *hcl.Block, static *hcl.EvalContext) (Failure
 	}
 	for i, rb := range content.Blocks {
 		if i > 0 {
-			diags = append(diags, errorf(rb.DefRange, ctxRange, "Duplicate retry block", "on_failure has one retry block; the first one is at %s.", content.Blocks[0].DefRange))
+			diags = append(diags, errorf(rb.DefRange, ctxRange, "Duplicate retry block", "on_failure has one retry block; the first one is at %s.", at(content.Blocks[0].DefRange)))
 			break
 		}
 		rc, ds := rb.Body.Content(retrySpec.schema)
@@ -281,7 +280,7 @@ func (l *loader) failurePolicy(blk *hcl.Block, static *hcl.EvalContext) (Failure
 		}
 		diags = append(diags, missingArgs(retrySpec, rc, rb, "A retry block")...)
 		for _, a := range rc.Attributes {
-			if _, ds := l.checkRefs(a.Expr, refScope{where: "retry"}, ctxRange); ds.HasErrors() {
+			if _, ds := l.checkRefs(a.Expr, refScope{where: "a retry block"}, ctxRange); ds.HasErrors() {
 				return p, append(diags, ds...)
 			}
 		}

@@ -19,6 +19,7 @@ type varDecl struct {
 	defaults    *typeexpr.Defaults
 	validations []validation
 	valueRange  hcl.Range // where the value in force was written
+	given       bool      // a value was given, good or bad
 }
 
 type validation struct {
@@ -45,20 +46,21 @@ func (l *loader) variables() hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
+	// Bad values and missing values are reported together: both are fixed
+	// on the same command line.
 	diags = append(diags, l.inputValues(decls)...)
-	if diags.HasErrors() {
-		return diags
-	}
 	vals := map[string]cty.Value{}
 	for _, name := range order {
 		d := decls[name]
-		if d.v.Value == cty.NilVal {
+		if d.v.Value == cty.NilVal && !d.given {
 			diags = append(diags, errorf(d.v.DeclRange, nil, "No value for required variable",
 				"var.%s has no default and no value was given. Set it with -var %s=<value>, in a var file, or with the environment variable %s%s; or give the variable a default.",
 				name, name, EnvPrefix, name))
 			continue
 		}
-		vals[name] = d.v.Value
+		if d.v.Value != cty.NilVal {
+			vals[name] = d.v.Value
+		}
 	}
 	if diags.HasErrors() {
 		return diags
@@ -140,6 +142,7 @@ func (d *varDecl) convert(val cty.Value) (cty.Value, error) {
 func (l *loader) inputValues(decls map[string]*varDecl) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	set := func(d *varDecl, val cty.Value, rng hcl.Range, source string) {
+		d.given = true
 		conv, err := d.convert(val)
 		if err != nil {
 			diags = append(diags, errorf(rng, nil, "Invalid value for variable",
@@ -162,6 +165,7 @@ func (l *loader) inputValues(decls map[string]*varDecl) hcl.Diagnostics {
 			continue // the environment is shared with other programs
 		}
 		val, rng, ds := l.rawValue(d, raw, "<env "+k+">")
+		d.given = true
 		diags = append(diags, ds...)
 		if !ds.HasErrors() {
 			set(d, val, rng, "the environment variable "+k)
@@ -210,6 +214,7 @@ func (l *loader) inputValues(decls map[string]*varDecl) hcl.Diagnostics {
 				continue
 			}
 			val, ds := a.Expr.Value(nil)
+			d.given = true
 			diags = append(diags, ds...)
 			if !ds.HasErrors() {
 				set(d, val, a.Expr.Range(), path)
@@ -231,6 +236,7 @@ func (l *loader) inputValues(decls map[string]*varDecl) hcl.Diagnostics {
 			continue
 		}
 		val, rng, ds := l.rawValue(d, raw, "<-var "+name+">")
+		d.given = true
 		diags = append(diags, ds...)
 		if !ds.HasErrors() {
 			set(d, val, rng, "-var")
@@ -326,7 +332,7 @@ func (l *loader) validateVariable(d *varDecl) hcl.Diagnostics {
 			continue
 		}
 		diags = append(diags, errorf(d.valueRange, nil, "Invalid value for variable",
-			"%s\n\nThis was checked by the validation rule of var.%s at %s.", msg.AsString(), d.v.Name, v.block))
+			"%s\n\nThis was checked by the validation rule of var.%s at %s.", msg.AsString(), d.v.Name, at(v.block)))
 	}
 	return diags
 }

@@ -99,14 +99,13 @@ type agentDecl struct {
 // nodeRun is a nodes block (count > 0, pattern set) or a node block (one
 // explicit uid).
 type nodeRun struct {
-	uid            string // explicit node
-	pattern        string // nodes block
-	first, count   int
-	props          Properties
-	subject        hcl.Range // label of a node block, name of a nodes block
-	defRange       hcl.Range
-	site, cluster  string
-	generatedCount int
+	uid           string // explicit node
+	pattern       string // nodes block
+	first, count  int
+	props         Properties
+	subject       hcl.Range // label of a node block, name of a nodes block
+	defRange      hcl.Range
+	site, cluster string
 }
 
 func (r *nodeRun) name(i int) string {
@@ -163,9 +162,7 @@ func (d *decoder) decodeSites(body hcl.Body) []*siteDecl {
 		} else {
 			seen[uid] = b.LabelRanges[0]
 		}
-		if s := d.decodeSite(b, &total); s != nil {
-			sites = append(sites, s)
-		}
+		sites = append(sites, d.decodeSite(b, &total))
 	}
 	return sites
 }
@@ -485,13 +482,13 @@ func (d *decoder) decodeNodes(site, cluster string, b *hcl.Block, total *int) *n
 	} else {
 		switch n, acc := f.Int64(); {
 		case !f.IsInt():
-			d.invalid(countAttr, "The count must be a whole number of nodes, not %s.", f.Text('g', 10))
+			d.invalid(countAttr, "The count must be a whole number of nodes, not %s.", numText(f))
 			ok = false
 		case f.Sign() <= 0:
 			d.diags = append(d.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid node count",
-				Detail:   fmt.Sprintf("The count must be at least 1, not %s. Remove the nodes block to declare no nodes.", f.Text('g', 10)),
+				Detail:   fmt.Sprintf("The count must be at least 1, not %s. Remove the nodes block to declare no nodes.", numText(f)),
 				Subject:  countAttr.Expr.Range().Ptr(),
 				Context:  countAttr.Range.Ptr(),
 			})
@@ -500,7 +497,7 @@ func (d *decoder) decodeNodes(site, cluster string, b *hcl.Block, total *int) *n
 			d.diags = append(d.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Too many nodes in one block",
-				Detail:   fmt.Sprintf("A nodes block declares at most %d nodes, not %s. Split the nodes into several blocks with different first values, or check the count for a typo.", MaxNodesPerBlock, f.Text('g', 10)),
+				Detail:   fmt.Sprintf("A nodes block declares at most %d nodes, not %s. Split the nodes into several blocks with different first values, or check the count for a typo.", MaxNodesPerBlock, numText(f)),
 				Subject:  countAttr.Expr.Range().Ptr(),
 				Context:  countAttr.Range.Ptr(),
 			})

@@ -47,7 +47,11 @@ func TestHostileInput(t *testing.T) {
 		{"conditional chain", []byte("site \"s\" {\n  latitude = " + strings.Repeat("true ? 1 : ", 50000) + "1\n}\n"), "Expression too complex"},
 		{"binary chain", []byte("site \"s\" {\n  latitude = 1" + strings.Repeat("+1", 400000) + "\n}\n"), "Expression too complex"},
 		{"count over block limit", oneCluster(nodesBlock("a", 1, MaxNodesPerBlock+1)), "Too many nodes in one block"},
-		{"count huge", oneCluster(strings.Replace(nodesBlock("a", 1, 1), "count = 1", "count = 1e300", 1)), "Too many nodes in one block"},
+		{"count huge", oneCluster(strings.Replace(nodesBlock("a", 1, 1), "count = 1", "count = 1e30", 1)), "Too many nodes in one block"},
+		// Formatting numbers costs time linear in their exponent.
+		{"huge number", []byte("site \"s\" {\n  latitude = 1e99999999\n}\n"), "Number out of range"},
+		{"huge number in template", []byte("site \"s\" {\n  name = \"${1e99999999}\"\n}\n"), "Number out of range"},
+		{"tiny number", []byte("site \"s\" {\n  latitude = 1e-99999999\n}\n"), "Number out of range"},
 		{"total over limit", oneCluster(nodesBlock("a", 1, MaxNodesPerBlock) + nodesBlock("b", 1, MaxNodesPerBlock) + nodesBlock("c", 1, 1)), "Too many nodes"},
 		{"first huge", oneCluster(nodesBlock("a", 2000000000, 1)), "Invalid value for \"first\""},
 		{"for bomb", []byte("site \"s\" {\n  description = [for a in [1,2,3,4,5,6,7,8,9,10] : [for b in [1,2,3,4,5,6,7,8,9,10] : [for c in [1,2,3,4,5,6,7,8,9,10] : [for d in [1,2,3,4,5,6,7,8,9,10] : [for e in [1,2,3,4,5,6,7,8,9,10] : [for f in [1,2,3,4,5,6,7,8,9,10] : f]]]]]]\n}\n"), "Dynamic expression not allowed"},

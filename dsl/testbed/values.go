@@ -143,7 +143,20 @@ func (d *decoder) static(expr hcl.Expression) bool {
 		if len(dyn) > 0 {
 			return nil
 		}
-		switch n.(type) {
+		switch n := n.(type) {
+		case *hclsyntax.LiteralValueExpr:
+			// Formatting a number, for a template, a string argument or a
+			// message, costs time linear in its exponent: 1e999999999 would
+			// take minutes. Bounded literals and MaxOperators bound every
+			// number an expression can compute.
+			if v := n.Val; v.Type() == cty.Number && v.IsKnown() && !v.IsNull() && !saneNumber(v.AsBigFloat()) {
+				dyn = append(dyn, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Number out of range",
+					Detail:   "Numbers in a testbed file lie between 1e-38 and 1e38 in magnitude, or are 0; check this one for a typo.",
+					Subject:  n.Range().Ptr(),
+				})
+			}
 		case *hclsyntax.ForExpr, *hclsyntax.SplatExpr:
 			dyn = append(dyn, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -156,6 +169,32 @@ func (d *decoder) static(expr hcl.Expression) bool {
 	})
 	d.diags = append(d.diags, dyn...)
 	return len(dyn) == 0
+}
+
+// maxNumberExp bounds the binary exponent of number literals (2^128 ≈ 3.4e38).
+const maxNumberExp = 128
+
+func saneNumber(f *big.Float) bool {
+	if f.IsInf() {
+		return false
+	}
+	if f.Sign() == 0 {
+		return true
+	}
+	e := f.MantExp(nil)
+	return e >= -maxNumberExp && e <= maxNumberExp
+}
+
+// numText formats f for a message without the cost of expanding a huge
+// exponent into digits.
+func numText(f *big.Float) string {
+	if f.IsInf() || f.MantExp(nil) > 4*maxNumberExp {
+		return "a number too large to write here"
+	}
+	if f.Sign() != 0 && f.MantExp(nil) < -4*maxNumberExp {
+		return "a number too small to write here"
+	}
+	return f.Text('g', 10)
 }
 
 // value evaluates attr and refuses null, which is never meaningful here.
@@ -217,12 +256,12 @@ func (d *decoder) integer(attr *hcl.Attribute, lo, hi int64, what string) (int64
 		return 0, false
 	}
 	if !f.IsInt() {
-		d.invalid(attr, "The %s must be a whole number, not %s.", what, f.Text('g', 10))
+		d.invalid(attr, "The %s must be a whole number, not %s.", what, numText(f))
 		return 0, false
 	}
 	i, acc := f.Int64()
 	if acc != big.Exact || i < lo || i > hi {
-		d.invalid(attr, "The %s must be between %d and %d, not %s.", what, lo, hi, f.Text('g', 20))
+		d.invalid(attr, "The %s must be between %d and %d, not %s.", what, lo, hi, numText(f))
 		return 0, false
 	}
 	return i, true
@@ -236,7 +275,7 @@ func (d *decoder) float(attr *hcl.Attribute, lo, hi float64, what string) (float
 	}
 	x, _ := f.Float64()
 	if math.IsInf(x, 0) || math.IsNaN(x) || x < lo || x > hi {
-		d.invalid(attr, "The %s must be between %g and %g, not %s.", what, lo, hi, f.Text('g', 10))
+		d.invalid(attr, "The %s must be between %g and %g, not %s.", what, lo, hi, numText(f))
 		return 0, false
 	}
 	return x, true

@@ -78,7 +78,7 @@ type Config struct {
 	Logger *slog.Logger
 	// ServerLogLevel is the lowest level of the server's own logs passed to Logger:
 	// "debug", "info", "warn" (default) or "error". The server prints hundreds of info
-	// lines per start. During Stop only errors are passed.
+	// lines per start. From Stop on, the shutdown noise is dropped.
 	ServerLogLevel string
 
 	// Ports of the frontend's HTTP API and of the internal services on 127.0.0.1
@@ -120,7 +120,7 @@ type Server struct {
 // Start starts the server and the UI and returns once the frontend answers for the
 // namespace and the UI serves its page. Every port is checked before anything starts;
 // a taken one gives a *PortInUseError.
-func Start(ctx context.Context, cfg Config) (s *Server, err error) {
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	began := time.Now()
 	if cfg.DataDir == "" {
 		return nil, errors.New("embedded temporal: Config.DataDir is required")
@@ -182,10 +182,10 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	release := sync.OnceFunc(unlock)
+	s := &Server{cfg: cfg, logLevel: logLevel, release: sync.OnceFunc(unlock)}
 	defer func() {
-		if s == nil {
-			release()
+		if err != nil {
+			_ = s.Stop() // stops what was started and releases the lock
 		}
 	}()
 
@@ -196,33 +196,31 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err := checkPorts(bindings); err != nil {
 		return nil, err
 	}
+	s.frontendAddr = net.JoinHostPort(dialHost(fe.host), strconv.Itoa(fe.port))
+	s.httpAddr = net.JoinHostPort(dialHost(httpB.host), strconv.Itoa(httpB.port))
+
+	// The UI first: its listen failure ends the process, so keep the time between the
+	// port check and its bind short. It serves its page without the frontend.
+	if ui != nil {
+		s.uiURL = "http://" + net.JoinHostPort(dialHost(ui.host), strconv.Itoa(ui.port))
+		s.startUI(ui)
+	}
 
 	st, err := loadOrCreateState(dir)
 	if err != nil {
 		return nil, err
 	}
-	dbPath := filepath.Join(dir, dbFileName)
-	sqlConf := sqlConfig(dbPath)
-	schemaCreated, err := ensureSchema(dbPath)
+	s.clusterID = st.ClusterID
+	s.dbPath = filepath.Join(dir, dbFileName)
+	sqlConf := sqlConfig(s.dbPath)
+	schemaCreated, err := ensureSchema(s.dbPath)
 	if err != nil {
 		return nil, err
 	}
 	if err := createNamespace(sqlConf, clusterName, cfg.Namespace, cfg.Retention); err != nil {
 		return nil, err
 	}
-
-	s = &Server{
-		cfg:          cfg,
-		frontendAddr: net.JoinHostPort(dialHost(fe.host), strconv.Itoa(fe.port)),
-		httpAddr:     net.JoinHostPort(dialHost(httpB.host), strconv.Itoa(httpB.port)),
-		dbPath:       dbPath,
-		clusterID:    st.ClusterID,
-		release:      release,
-		logLevel:     logLevel,
-	}
-	if ui != nil {
-		s.uiURL = "http://" + net.JoinHostPort(dialHost(ui.host), strconv.Itoa(ui.port))
-	}
+	prepared := time.Since(began) // lock, ports, UI, state, schema, namespace
 
 	var starting atomic.Bool
 	starting.Store(true)
@@ -259,43 +257,41 @@ func Start(ctx context.Context, cfg Config) (s *Server, err error) {
 		s.server = srv
 		return srv.Start()
 	}); err != nil {
-		if s.server != nil {
-			_ = recoverFatal(s.server.Stop)
-		}
 		return nil, fmt.Errorf("embedded temporal: starting server: %w", err)
 	}
-
-	if ui != nil {
-		s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
-			Host:                bracketIPv6(ui.host),
-			Port:                ui.port,
-			TemporalGRPCAddress: s.frontendAddr,
-			EnableUI:            true,
-			DefaultNamespace:    cfg.Namespace,
-			DisableNewsFetch:    true,
-			HideLogs:            true,
-			CORS:                uiconfig.CORS{CookieInsecure: true},
-		}))
-		s.uiDone = make(chan struct{})
-		go func() {
-			defer close(s.uiDone)
-			// Start blocks until Stop; a listen failure makes it end the process, which
-			// the port check above is there to prevent.
-			_ = s.ui.Start()
-		}()
-	}
+	serverStarted := time.Since(began)
 
 	readyCtx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
 	defer cancel()
 	if err := s.waitReady(readyCtx); err != nil {
-		_ = s.Stop()
 		return nil, err
 	}
 	s.readyAfter = time.Since(began)
 	cfg.Logger.Info("embedded temporal ready",
 		"frontend", s.frontendAddr, "ui", s.uiURL, "namespace", cfg.Namespace,
-		"db", dbPath, "schemaCreated", schemaCreated, "readyAfter", s.readyAfter.Round(time.Millisecond))
+		"db", s.dbPath, "schemaCreated", schemaCreated, "readyAfter", s.readyAfter.Round(time.Millisecond),
+		"prepared", prepared.Round(time.Millisecond), "serverStarted", serverStarted.Round(time.Millisecond))
 	return s, nil
+}
+
+func (s *Server) startUI(ui *binding) {
+	s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+		Host:                bracketIPv6(ui.host),
+		Port:                ui.port,
+		TemporalGRPCAddress: s.frontendAddr,
+		EnableUI:            true,
+		DefaultNamespace:    s.cfg.Namespace,
+		DisableNewsFetch:    true,
+		HideLogs:            true,
+		CORS:                uiconfig.CORS{CookieInsecure: true},
+	}))
+	s.uiDone = make(chan struct{})
+	go func() {
+		defer close(s.uiDone)
+		// Start blocks until Stop. A listen failure makes it end the process, which the
+		// port check is there to prevent.
+		_ = s.ui.Start()
+	}()
 }
 
 // recoverFatal runs f, turning a server Fatal log (a *fatalError panic while starting)
@@ -460,9 +456,10 @@ func (s *Server) ClientOptions() client.Options { return s.clientOptions() }
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		var errs []error
-		// Pollers and connections failing while the services go down are expected.
-		if s.logLevel.Level() < zapcore.ErrorLevel {
-			s.logLevel.SetLevel(zapcore.ErrorLevel)
+		// Failing pollers, cancelled persistence calls and refused connections are
+		// expected while the services go down; only a fatal log passes from now on.
+		if s.logLevel.Level() < zapcore.FatalLevel {
+			s.logLevel.SetLevel(zapcore.FatalLevel)
 		}
 		if s.ui != nil {
 			s.ui.Stop()

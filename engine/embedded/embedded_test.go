@@ -5,14 +5,17 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +24,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	tlog "go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
+	"go.temporal.io/server/common/primitives"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 const taskQueue = "embedded-test"
@@ -41,8 +49,11 @@ func sleepWorkflow(ctx workflow.Context, d time.Duration) (string, error) {
 	return greetWorkflow(ctx, "after sleep")
 }
 
+// EMBEDDED_TEST_SERVER_LOG=info (or debug) shows the server's own logs in the tests.
+var testServerLogLevel = os.Getenv("EMBEDDED_TEST_SERVER_LOG")
+
 func testLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func startServer(t testing.TB, dir string) *Server {
@@ -54,6 +65,7 @@ func startServer(t testing.TB, dir string) *Server {
 		FrontendAddress: "127.0.0.1:0",
 		UIAddress:       "127.0.0.1:0",
 		Logger:          testLogger(),
+		ServerLogLevel:  testServerLogLevel,
 	})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
@@ -419,5 +431,170 @@ func BenchmarkStartReady(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
+	}
+}
+
+// TestHelperProcess is the child process of TestCrashRecovery: it runs a server on
+// $EMBEDDED_TEST_CHILD_DIR, prints its frontend address and waits to be killed.
+func TestHelperProcess(t *testing.T) {
+	dir := os.Getenv("EMBEDDED_TEST_CHILD_DIR")
+	if dir == "" {
+		t.Skip("child process of TestCrashRecovery")
+	}
+	s, err := Start(context.Background(), Config{DataDir: dir, FrontendAddress: "127.0.0.1:0", Logger: testLogger()})
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	fmt.Println("READY", s.FrontendAddress())
+	select {}
+}
+
+// TestCrashRecovery kills -9 a process running the server while a workflow sleeps, then
+// starts a server on the same data directory: the lock is free again, the database is
+// intact and the workflow completes.
+func TestCrashRecovery(t *testing.T) {
+	const sleep = 3 * time.Second
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), "EMBEDDED_TEST_CHILD_DIR="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	kill := func() {
+		if !killed {
+			killed = true
+			_ = cmd.Process.Kill() // SIGKILL
+			_ = cmd.Wait()
+		}
+	}
+	t.Cleanup(kill)
+
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "READY ") || strings.HasPrefix(sc.Text(), "ERROR ") {
+				lines <- sc.Text()
+				return
+			}
+		}
+		close(lines)
+	}()
+	var addr string
+	select {
+	case line, ok := <-lines:
+		if !ok || !strings.HasPrefix(line, "READY ") {
+			t.Fatalf("child did not start: %q", line)
+		}
+		addr = strings.TrimPrefix(line, "READY ")
+	case <-time.After(2 * time.Minute):
+		t.Fatal("child did not start in time")
+	}
+
+	opts := client.Options{HostPort: addr, Namespace: DefaultNamespace, Logger: quietSDKLogger(testLogger())}
+	c, err := client.Dial(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflow(sleepWorkflow)
+	w.RegisterActivity(greet)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "crash-sleepy", TaskQueue: taskQueue}, sleepWorkflow, sleep); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !contains(historyEvents(t, c, "crash-sleepy"), enumspb.EVENT_TYPE_TIMER_STARTED) {
+		if time.Now().After(deadline) {
+			t.Fatal("timer never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	timerStarted := time.Now()
+	kill()
+	w.Stop()
+	c.Close()
+
+	s := startServer(t, dir)
+	t.Logf("killed -9 mid-sleep; restarted %v after the timer started", time.Since(timerStarted).Round(time.Millisecond))
+	c2, _ := startWorker(t, s)
+	var res string
+	if err := c2.GetWorkflow(ctx, "crash-sleepy", "").Get(ctx, &res); err != nil {
+		t.Fatalf("crash-sleepy after restart: %v", err)
+	}
+	if res != "hello after sleep" {
+		t.Fatalf("crash-sleepy returned %q", res)
+	}
+	t.Logf("crash-sleepy completed %v after its timer started", time.Since(timerStarted).Round(time.Millisecond))
+}
+
+// A failure after the UI started (here a database with part of the schema) stops the
+// UI, releases the data directory and returns an error; the process goes on.
+func TestStartFailureCleansUp(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, dbFileName)+"?mode=rwc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE namespaces (id INT)"); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uiAddr := l.Addr().String()
+	_ = l.Close()
+
+	_, err = Start(context.Background(), Config{DataDir: dir, FrontendAddress: "127.0.0.1:0", UIAddress: uiAddr, Logger: testLogger()})
+	if err == nil || !strings.Contains(err.Error(), "part of the Temporal schema") {
+		t.Fatalf("got %v, want the partial schema error", err)
+	}
+	l, err = net.Listen("tcp", uiAddr)
+	if err != nil {
+		t.Fatalf("UI port still bound after the failed Start: %v", err)
+	}
+	_ = l.Close()
+	release, err := lockDataDir(filepath.Join(dir, lockFileName))
+	if err != nil {
+		t.Fatalf("data dir still locked: %v", err)
+	}
+	release()
+}
+
+// A server Fatal log while starting becomes an error (a *PortInUseError for a listener)
+// instead of ending the process.
+func TestFatalWhileStartingIsAnError(t *testing.T) {
+	var starting atomic.Bool
+	starting.Store(true)
+	lvl := zap.NewAtomicLevelAt(zapcore.WarnLevel)
+	logger := tlog.NewZapLogger(newServerZapLogger(testLogger(), lvl, &starting))
+	err := recoverFatal(func() error {
+		logger.Fatal("Failed to start gRPC listener", tag.Service(primitives.HistoryService), tag.Address("127.0.0.1:1"))
+		return nil
+	})
+	var pe *PortInUseError
+	if !errors.As(err, &pe) || pe.Purpose != PurposeHistory || pe.Address != "127.0.0.1:1" {
+		t.Fatalf("got %v, want *PortInUseError for history at 127.0.0.1:1", err)
+	}
+	err = recoverFatal(func() error {
+		logger.Fatal("something else")
+		return nil
+	})
+	var fe *fatalError
+	if !errors.As(err, &fe) {
+		t.Fatalf("got %v, want *fatalError", err)
 	}
 }

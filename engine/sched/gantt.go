@@ -26,12 +26,8 @@ func checkTime(what string, t time.Time) error {
 
 func toTime(n int64) time.Time { return time.Unix(0, n).UTC() }
 
-// span is one allocation's interval [s, e) on one node.
-type span struct {
-	s, e int64
-	a    *alloc
-	be   bool // a.queue == QueueBestEffort, kept here to skip the pointer on hot paths
-}
+// ival is one allocation's interval [s, e) on one node.
+type ival struct{ s, e int64 }
 
 type alloc struct {
 	id    string
@@ -40,10 +36,80 @@ type alloc struct {
 	s, e  int64
 }
 
+// track is a node's intervals of one kind, sorted by start and never
+// overlapping (so also sorted by end), with their owners alongside: the
+// intervals alone are what the hot loops read, 16 bytes each.
+type track struct {
+	iv []ival
+	by []*alloc
+}
+
+// firstEndAfter is the index of the first interval ending after t.
+func firstEndAfter(iv []ival, t int64) int {
+	lo, hi := 0, len(iv)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if iv[m].e > t {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
+// overlapping returns the index range [j, k) of the intervals meeting [s, e).
+func (tr *track) overlapping(s, e int64) (j, k int) {
+	j = firstEndAfter(tr.iv, s)
+	k = j
+	for k < len(tr.iv) && tr.iv[k].s < e {
+		k++
+	}
+	return j, k
+}
+
+func (tr *track) insert(a *alloc) {
+	// Intervals before j end by a.s; as nothing overlaps, those from j start at or after a.e.
+	j := firstEndAfter(tr.iv, a.s)
+	tr.iv = slices.Insert(tr.iv, j, ival{a.s, a.e})
+	tr.by = slices.Insert(tr.by, j, a)
+}
+
+// node is one node's schedule. Admin and default intervals (busy) and
+// besteffort ones (be) are kept apart, since most searches ignore besteffort;
+// together they still never overlap. The cached summary of the busy track
+// answers most of a search's questions without reading the intervals, which
+// on a big cluster are a cache miss per node.
 type node struct {
-	name  string
-	down  bool
-	spans []span // sorted by s; never overlapping, so also sorted by e
+	last    int64 // end of the last busy interval (0: none)
+	lastAll int64 // end of the last interval of either track (0: none)
+	first   int64 // start of the first busy interval (forever: none)
+	maxGap  int64 // longest gap between two consecutive busy intervals
+	down    bool
+	busy    track
+	be      track
+}
+
+func (nd *node) track(a *alloc) *track {
+	if a.queue == QueueBestEffort {
+		return &nd.be
+	}
+	return &nd.busy
+}
+
+// refresh recomputes the cached ends after the intervals changed.
+func (nd *node) refresh() {
+	nd.last, nd.first, nd.maxGap = 0, forever, 0
+	if n := len(nd.busy.iv); n > 0 {
+		nd.last, nd.first = nd.busy.iv[n-1].e, nd.busy.iv[0].s
+	}
+	for j := 1; j < len(nd.busy.iv); j++ {
+		nd.maxGap = max(nd.maxGap, nd.busy.iv[j].s-nd.busy.iv[j-1].e)
+	}
+	nd.lastAll = nd.last
+	if n := len(nd.be.iv); n > 0 {
+		nd.lastAll = max(nd.lastAll, nd.be.iv[n-1].e)
+	}
 }
 
 // Gantt is the schedule of a set of nodes: for each node, its allocations as
@@ -51,14 +117,16 @@ type node struct {
 // NewGantt. A Gantt is not safe for concurrent use.
 type Gantt struct {
 	byName map[string]int32
+	names  []string
 	nodes  []node
 	allocs map[string]*alloc
+	cache  map[candKey]*candSet
 	sc     scratch
 }
 
 // NewGantt returns an empty schedule.
 func NewGantt() *Gantt {
-	return &Gantt{byName: map[string]int32{}, allocs: map[string]*alloc{}}
+	return &Gantt{byName: map[string]int32{}, allocs: map[string]*alloc{}, cache: map[candKey]*candSet{}}
 }
 
 // node returns the index of a node, registering it (up, free) if unknown.
@@ -67,7 +135,8 @@ func (g *Gantt) node(name string) int32 {
 		return i
 	}
 	i := int32(len(g.nodes))
-	g.nodes = append(g.nodes, node{name: name})
+	g.nodes = append(g.nodes, node{first: forever})
+	g.names = append(g.names, name)
 	g.byName[name] = i
 	return i
 }
@@ -84,28 +153,14 @@ func (g *Gantt) Down(name string) bool {
 	return ok && g.nodes[i].down
 }
 
-// firstEndAfter is the index of the first span ending after t.
-func firstEndAfter(sp []span, t int64) int {
-	lo, hi := 0, len(sp)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if sp[m].e >= t {
-			hi = m
-		} else {
-			lo = m + 1
-		}
+// slot locates a's interval on node n.
+func (g *Gantt) slot(n int32, a *alloc) (*track, int) {
+	tr := g.nodes[n].track(a)
+	j := firstEndAfter(tr.iv, a.s)
+	if j == len(tr.iv) || tr.by[j] != a {
+		panic(fmt.Sprintf("sched: index corrupt: allocation %s has no interval on node %s", a.id, g.names[n]))
 	}
-	return lo
-}
-
-// spanOf is the index of a's span on node n.
-func (g *Gantt) spanOf(n int32, a *alloc) int {
-	sp := g.nodes[n].spans
-	j := firstEndAfter(sp, a.s)
-	if j == len(sp) || sp[j].a != a {
-		panic(fmt.Sprintf("sched: index corrupt: allocation %s has no span on node %s", a.id, g.nodes[n].name))
-	}
-	return j
+	return tr, j
 }
 
 // Add records an existing allocation, e.g. when the Gantt is rebuilt from the
@@ -168,21 +223,23 @@ func (g *Gantt) newAlloc(a Allocation) (*alloc, error) {
 func (g *Gantt) conflicts(rec *alloc, ignore map[*alloc]bool) (hit map[*alloc]bool, err error) {
 	var nodes, with []string
 	for _, n := range rec.nodes {
-		sp := g.nodes[n].spans
 		busy := false
-		for j := firstEndAfter(sp, rec.s); j < len(sp) && sp[j].s < rec.e; j++ {
-			if ignore[sp[j].a] {
-				if hit == nil {
-					hit = map[*alloc]bool{}
+		for _, tr := range []*track{&g.nodes[n].busy, &g.nodes[n].be} {
+			j, k := tr.overlapping(rec.s, rec.e)
+			for _, o := range tr.by[j:k] {
+				if ignore[o] {
+					if hit == nil {
+						hit = map[*alloc]bool{}
+					}
+					hit[o] = true
+					continue
 				}
-				hit[sp[j].a] = true
-				continue
+				busy = true
+				with = append(with, o.id)
 			}
-			busy = true
-			with = append(with, sp[j].a.id)
 		}
 		if busy {
-			nodes = append(nodes, g.nodes[n].name)
+			nodes = append(nodes, g.names[n])
 		}
 	}
 	if len(nodes) > 0 {
@@ -195,20 +252,19 @@ func (g *Gantt) conflicts(rec *alloc, ignore map[*alloc]bool) (hit map[*alloc]bo
 
 func (g *Gantt) insert(rec *alloc) {
 	g.allocs[rec.id] = rec
-	be := rec.queue == QueueBestEffort
 	for _, n := range rec.nodes {
 		nd := &g.nodes[n]
-		// Spans before j end by rec.s; since nothing overlaps, spans from j start at or after rec.e.
-		j := firstEndAfter(nd.spans, rec.s)
-		nd.spans = slices.Insert(nd.spans, j, span{s: rec.s, e: rec.e, a: rec, be: be})
+		nd.track(rec).insert(rec)
+		nd.refresh()
 	}
 }
 
 func (g *Gantt) remove(rec *alloc) {
 	for _, n := range rec.nodes {
-		j := g.spanOf(n, rec)
-		nd := &g.nodes[n]
-		nd.spans = slices.Delete(nd.spans, j, j+1)
+		tr, j := g.slot(n, rec)
+		tr.iv = slices.Delete(tr.iv, j, j+1)
+		tr.by = slices.Delete(tr.by, j, j+1)
+		g.nodes[n].refresh()
 	}
 	delete(g.allocs, rec.id)
 }
@@ -216,7 +272,9 @@ func (g *Gantt) remove(rec *alloc) {
 // setEnd moves rec's end; the caller has checked the new range is free.
 func (g *Gantt) setEnd(rec *alloc, e int64) {
 	for _, n := range rec.nodes {
-		g.nodes[n].spans[g.spanOf(n, rec)].e = e
+		tr, j := g.slot(n, rec)
+		tr.iv[j].e = e
+		g.nodes[n].refresh()
 	}
 	rec.e = e
 }
@@ -263,20 +321,24 @@ func (g *Gantt) Resize(id string, newEnd time.Time, pol Policy) (preempted []str
 	var pre []*alloc
 	var nodes, with []string
 	for _, n := range rec.nodes {
-		sp := g.nodes[n].spans
-		busy := false
-		for j := g.spanOf(n, rec) + 1; j < len(sp) && sp[j].s < ne; j++ {
-			if sp[j].be && !be {
-				if !slices.Contains(pre, sp[j].a) {
-					pre = append(pre, sp[j].a)
-				}
-				continue
+		nd := &g.nodes[n]
+		// rec's own interval ends at its old end, so it is not among these.
+		j, k := nd.busy.overlapping(rec.e, ne)
+		for _, o := range nd.busy.by[j:k] {
+			with = append(with, o.id)
+		}
+		busy := k > j
+		j, k = nd.be.overlapping(rec.e, ne)
+		for _, o := range nd.be.by[j:k] {
+			if be {
+				busy = true
+				with = append(with, o.id)
+			} else if !slices.Contains(pre, o) {
+				pre = append(pre, o)
 			}
-			busy = true
-			with = append(with, sp[j].a.id)
 		}
 		if busy {
-			nodes = append(nodes, g.nodes[n].name)
+			nodes = append(nodes, g.names[n])
 		}
 	}
 	if len(nodes) > 0 {
@@ -344,7 +406,7 @@ func (g *Gantt) Commit(p Placement) error {
 func (g *Gantt) export(a *alloc) Allocation {
 	names := make([]string, len(a.nodes))
 	for i, n := range a.nodes {
-		names[i] = g.nodes[n].name
+		names[i] = g.names[n]
 	}
 	return Allocation{ID: a.id, Queue: a.queue, Nodes: names, Start: toTime(a.s), End: toTime(a.e)}
 }
@@ -377,51 +439,70 @@ func (g *Gantt) Allocations() []Allocation {
 // never overlap (no node is in two overlapping allocations), and the per-node
 // index agrees with the allocations. It returns the first violation found.
 func (g *Gantt) Check() error {
-	spans := 0
+	held := 0
 	for i := range g.nodes {
 		nd := &g.nodes[i]
-		if g.byName[nd.name] != int32(i) {
-			return fmt.Errorf("sched: node %s is not indexed under its name", nd.name)
+		name := g.names[i]
+		if g.byName[name] != int32(i) {
+			return fmt.Errorf("sched: node %s is not indexed under its name", name)
 		}
-		for j, sp := range nd.spans {
-			switch {
-			case sp.a == nil || g.allocs[sp.a.id] != sp.a:
-				return fmt.Errorf("sched: node %s: interval of an unknown allocation", nd.name)
-			case sp.s >= sp.e:
-				return fmt.Errorf("sched: node %s: empty interval of %s", nd.name, sp.a.id)
-			case sp.s != sp.a.s || sp.e != sp.a.e:
-				return fmt.Errorf("sched: node %s: interval of %s disagrees with the allocation", nd.name, sp.a.id)
-			case sp.be != (sp.a.queue == QueueBestEffort):
-				return fmt.Errorf("sched: node %s: interval of %s has the wrong besteffort flag", nd.name, sp.a.id)
-			case !slices.Contains(sp.a.nodes, int32(i)):
-				return fmt.Errorf("sched: node %s: interval of %s, which does not hold the node", nd.name, sp.a.id)
-			case j > 0 && nd.spans[j-1].e > sp.s:
-				p := nd.spans[j-1]
-				return fmt.Errorf("sched: node %s is double booked: %s [%s, %s) overlaps %s [%s, %s)", nd.name,
-					p.a.id, toTime(p.s).Format(time.RFC3339), toTime(p.e).Format(time.RFC3339),
-					sp.a.id, toTime(sp.s).Format(time.RFC3339), toTime(sp.e).Format(time.RFC3339))
-			case j > 0 && nd.spans[j-1].s >= sp.s:
-				return fmt.Errorf("sched: node %s: intervals out of order", nd.name)
+		for _, tr := range []*track{&nd.busy, &nd.be} {
+			if len(tr.iv) != len(tr.by) {
+				return fmt.Errorf("sched: node %s: intervals and owners disagree", name)
+			}
+			for j, iv := range tr.iv {
+				a := tr.by[j]
+				switch {
+				case a == nil || g.allocs[a.id] != a:
+					return fmt.Errorf("sched: node %s: interval of an unknown allocation", name)
+				case iv.s >= iv.e:
+					return fmt.Errorf("sched: node %s: empty interval of %s", name, a.id)
+				case iv.s != a.s || iv.e != a.e:
+					return fmt.Errorf("sched: node %s: interval of %s disagrees with the allocation", name, a.id)
+				case nd.track(a) != tr:
+					return fmt.Errorf("sched: node %s: interval of %s is on the wrong track", name, a.id)
+				case !slices.Contains(a.nodes, int32(i)):
+					return fmt.Errorf("sched: node %s: interval of %s, which does not hold the node", name, a.id)
+				case j > 0 && tr.iv[j-1].e > iv.s:
+					return doubleBooked(name, tr.by[j-1], a)
+				case j > 0 && tr.iv[j-1].s >= iv.s:
+					return fmt.Errorf("sched: node %s: intervals out of order", name)
+				}
+			}
+			held += len(tr.iv)
+		}
+		for j, iv := range nd.be.iv {
+			if k, l := nd.busy.overlapping(iv.s, iv.e); l > k {
+				return doubleBooked(name, nd.busy.by[k], nd.be.by[j])
 			}
 		}
-		spans += len(nd.spans)
+		cached := *nd
+		cached.refresh()
+		if cached.last != nd.last || cached.lastAll != nd.lastAll || cached.first != nd.first || cached.maxGap != nd.maxGap {
+			return fmt.Errorf("sched: node %s: cached ends are stale", name)
+		}
 	}
-	held := 0
 	for id, a := range g.allocs {
 		if a.id != id {
 			return fmt.Errorf("sched: allocation %s indexed as %s", a.id, id)
 		}
 		for k, n := range a.nodes {
 			if slices.Contains(a.nodes[:k], n) {
-				return fmt.Errorf("sched: allocation %s holds node %s twice", id, g.nodes[n].name)
+				return fmt.Errorf("sched: allocation %s holds node %s twice", id, g.names[n])
 			}
 		}
-		held += len(a.nodes)
+		held -= len(a.nodes)
 	}
-	if held != spans {
-		return fmt.Errorf("sched: allocations hold %d node intervals but the nodes index %d", held, spans)
+	if held != 0 {
+		return fmt.Errorf("sched: allocations and node intervals differ in number by %d", held)
 	}
 	return nil
+}
+
+func doubleBooked(node string, a, b *alloc) error {
+	return fmt.Errorf("sched: node %s is double booked: %s [%s, %s) overlaps %s [%s, %s)", node,
+		a.id, toTime(a.s).Format(time.RFC3339), toTime(a.e).Format(time.RFC3339),
+		b.id, toTime(b.s).Format(time.RFC3339), toTime(b.e).Format(time.RFC3339))
 }
 
 // String renders the schedule, one allocation per line, for test failures.

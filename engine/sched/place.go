@@ -18,24 +18,39 @@ type grp struct {
 	lo, hi      int
 	count       int
 	total, down int
+	// Set by startWindows: T, and the group's per-node start windows
+	// sc.nodeWins[wlo:whi] (complete up to T), which let choose skip the
+	// span lookups.
+	hasWins  bool
+	T        int64
+	wlo, whi int
+}
+
+// nodeWin is a window of start times [a, b) of the candidate at position pos.
+type nodeWin struct {
+	pos  int32
+	a, b int64
 }
 
 // scratch holds Place's buffers so that a decision allocates almost nothing.
 type scratch struct {
-	epoch   uint32
-	marks   []uint32 // per node: the epoch it was last seen in
-	markGrp []int32  // per node: the group it was last seen in
-	flat    []int32
-	grps    []grp
-	tails   []int64
-	sel     []int64
-	starts  []int64
-	ends    []int64
-	wins    []win
-	acc     []win
-	tmp     []win
-	pre     []int32
-	chosen  []int32
+	epoch    uint32
+	marks    []uint32  // per node: the epoch it was last seen in
+	markGrp  []int32   // per node: the group it was last seen in
+	bufs     [][]int32 // per group: resolved uncached candidates
+	lists    [][]int32 // per group: resolved candidates, before removing down nodes
+	flat     []int32
+	grps     []grp
+	nodeWins []nodeWin
+	tails    []int64
+	sel      []int64
+	starts   []int64
+	ends     []int64
+	wins     []win
+	acc      []win
+	tmp      []win
+	pre      []int32
+	chosen   []int32
 }
 
 // nextEpoch starts a new round of marks (dedup without a map).
@@ -83,7 +98,10 @@ func (g *Gantt) Place(req Request, now time.Time, pol Policy) (Placement, error)
 	be := req.Queue == QueueBestEffort
 	w := int64(req.Walltime)
 	nowN := now.UnixNano()
-	overlap := g.resolve(req.Groups)
+	overlap, bad := g.resolve(req.Groups)
+	if bad >= 0 {
+		return Placement{}, badRequest("%s: group %d has an empty node uid among its candidates", req.ID, bad)
+	}
 	if err := g.neverFits(overlap); err != nil {
 		return Placement{}, err
 	}
@@ -107,13 +125,14 @@ func (g *Gantt) Place(req Request, now time.Time, pol Policy) (Placement, error)
 	p := Placement{Allocation: Allocation{ID: req.ID, Queue: req.Queue,
 		Nodes: make([]string, len(g.sc.chosen)), Start: toTime(t), End: toTime(t + w)}}
 	for i, n := range g.sc.chosen {
-		p.Nodes[i] = g.nodes[n].name
+		p.Nodes[i] = g.names[n]
 		if be {
 			continue
 		}
-		sp := g.nodes[n].spans
-		for j := firstEndAfter(sp, t); j < len(sp) && sp[j].s < t+w; j++ {
-			p.Preempt = append(p.Preempt, sp[j].a.id) // only besteffort can be here
+		tr := &g.nodes[n].be
+		j, k := tr.overlapping(t, t+w)
+		for _, o := range tr.by[j:k] {
+			p.Preempt = append(p.Preempt, o.id)
 		}
 	}
 	slices.Sort(p.Preempt)
@@ -154,9 +173,6 @@ func (g *Gantt) validate(req Request, now time.Time, pol Policy) error {
 		if gr.Count < 1 {
 			return badRequest("%s: group %d asks for %d nodes; at least 1", req.ID, i, gr.Count)
 		}
-		if slices.Contains(gr.Candidates, "") {
-			return badRequest("%s: group %d has an empty node uid among its candidates", req.ID, i)
-		}
 	}
 	if !req.Start.IsZero() {
 		if req.Queue == QueueBestEffort {
@@ -171,38 +187,6 @@ func (g *Gantt) validate(req Request, now time.Time, pol Policy) error {
 		}
 	}
 	return nil
-}
-
-// resolve fills sc.grps and sc.flat: each group's distinct, up candidates in
-// the caller's order. It reports whether two groups share a candidate.
-func (g *Gantt) resolve(groups []Group) (overlap bool) {
-	sc := &g.sc
-	sc.flat, sc.grps = sc.flat[:0], sc.grps[:0]
-	ep := g.nextEpoch()
-	for gi, gr := range groups {
-		r := grp{lo: len(sc.flat), count: gr.Count}
-		for _, name := range gr.Candidates {
-			n, ok := g.byName[name]
-			if !ok {
-				n = g.node(name)
-			}
-			if other, seen := sc.seenBy(n, ep); seen && other != int32(gi) {
-				overlap = true
-			}
-			if sc.mark(n, ep, int32(gi)) {
-				continue // listed twice in the group
-			}
-			r.total++
-			if g.nodes[n].down {
-				r.down++
-				continue
-			}
-			sc.flat = append(sc.flat, n)
-		}
-		r.hi = len(sc.flat)
-		sc.grps = append(sc.grps, r)
-	}
-	return overlap
 }
 
 func (g *Gantt) cands(r grp) []int32 { return g.sc.flat[r.lo:r.hi] }
@@ -228,24 +212,15 @@ func (g *Gantt) neverFits(overlap bool) error {
 	return nil
 }
 
-// tail is when node n becomes free for good (at least now). Besteffort
-// intervals count only for a besteffort request.
-func (g *Gantt) tail(n int32, now int64, be bool) int64 {
-	sp := g.nodes[n].spans
-	for j := len(sp) - 1; j >= 0; j-- {
-		if sp[j].be && !be {
-			continue
-		}
-		return max(sp[j].e, now)
-	}
-	return now
-}
-
 // earliest is the first-fit start of an as-soon-as-possible request.
 func (g *Gantt) earliest(now, w int64, overlap bool) int64 {
 	sc := &g.sc
-	for i, r := range sc.grps {
-		sc.wins = g.startWindows(g.cands(r), r.count, now, w, sc.wins[:0])
+	if !overlap && g.fitsNow(now, w) {
+		return now
+	}
+	sc.nodeWins = sc.nodeWins[:0]
+	for i := range sc.grps {
+		sc.wins = g.startWindows(i, now, w, sc.wins[:0])
 		if i == 0 {
 			sc.acc = append(sc.acc[:0], sc.wins...)
 		} else {
@@ -262,11 +237,9 @@ func (g *Gantt) earliest(now, w int64, overlap bool) int64 {
 	times := []int64{now}
 	for _, r := range sc.grps {
 		for _, n := range g.cands(r) {
-			sp := g.nodes[n].spans
-			for j := firstEndAfter(sp, now); j < len(sp); j++ {
-				if !sp[j].be {
-					times = append(times, sp[j].e)
-				}
+			iv := g.nodes[n].busy.iv
+			for _, x := range iv[firstEndAfter(iv, now):] {
+				times = append(times, x.e)
 			}
 		}
 	}
@@ -287,51 +260,89 @@ func (g *Gantt) earliest(now, w int64, overlap bool) int64 {
 	panic("sched: no start found for overlapping groups")
 }
 
+// fitsNow is a quick test on the nodes' cached summaries: whether each group
+// has enough candidates certainly free over [now, now+w), either free for
+// good or busy only after now+w. The common answer on a quiet testbed.
+func (g *Gantt) fitsNow(now, w int64) bool {
+	for _, r := range g.sc.grps {
+		free := 0
+		for _, n := range g.cands(r) {
+			nd := &g.nodes[n]
+			if nd.last <= now || nd.first >= now+w {
+				if free++; free == r.count {
+					break
+				}
+			}
+		}
+		if free < r.count {
+			return false
+		}
+	}
+	return true
+}
+
 // startWindows returns the sorted, disjoint windows of start times t >= now at
-// which at least k of cands are free over [t, t+w), ignoring besteffort
-// intervals (only admin and default requests search). The last window is
-// always [T, forever), T being when k of the candidates are free for good.
+// which at least count of group gi's candidates are free over [t, t+w),
+// ignoring besteffort intervals (only admin and default requests search). The
+// last window is always [T, forever), T being when count of the candidates are
+// free for good.
 //
-// A node is free to start at t when t lies in [gap start, gap end - w] of one
-// of its gaps; the count of such nodes only increases at a gap start, so the
-// windows are found by a sweep over the gaps' bounds. Only gaps that open
-// before T matter, which keeps the sweep short on both a busy and an idle
-// schedule.
-func (g *Gantt) startWindows(cands []int32, k int, now, w int64, out []win) []win {
+// A node can start at t when t lies in [gap start, gap end - w] of one of its
+// gaps; the number of such nodes only increases at a gap start, so the windows
+// come from a sweep over the gaps' bounds. Only gaps that open by T matter,
+// which keeps the sweep short on both a busy and an idle schedule.
+func (g *Gantt) startWindows(gi int, now, w int64, out []win) []win {
 	sc := &g.sc
+	r := &sc.grps[gi]
+	cands, k := g.cands(*r), r.count
 	sc.tails = sc.tails[:0]
 	for _, n := range cands {
-		sc.tails = append(sc.tails, g.tail(n, now, false))
+		sc.tails = append(sc.tails, max(g.nodes[n].last, now))
 	}
 	sc.sel = append(sc.sel[:0], sc.tails...)
-	T := kth(sc.sel, k-1)
+	T := kth(sc.sel, k-1) + 1
+	r.T = T
 	if T <= now {
 		return append(out, win{now, forever})
 	}
+	r.hasWins, r.wlo = true, len(sc.nodeWins)
 	starts, ends := sc.starts[:0], sc.ends[:0]
 	for i, n := range cands {
 		if sc.tails[i] <= now {
 			starts = append(starts, now)
+			sc.nodeWins = append(sc.nodeWins, nodeWin{int32(i), now, forever})
 			continue
 		}
-		sp := g.nodes[n].spans
-		prev := now
-		j := firstEndAfter(sp, now)
-		for ; j < len(sp) && prev < T; j++ {
-			x := sp[j]
-			if x.be {
-				continue
+		nd := &g.nodes[n]
+		if nd.maxGap < w && nd.first-now < w {
+			// No gap long enough before its tail: skip reading its intervals.
+			if sc.tails[i] <= T {
+				starts = append(starts, sc.tails[i])
+				sc.nodeWins = append(sc.nodeWins, nodeWin{int32(i), sc.tails[i], forever})
 			}
+			continue
+		}
+		sp := nd.busy.iv // not empty: the node is busy after now
+		j := 0
+		if sp[0].e <= now {
+			j = firstEndAfter(sp, now)
+		}
+		prev := now
+		for ; j < len(sp) && prev <= T; j++ {
+			x := sp[j]
 			if x.s-prev >= w {
 				starts = append(starts, prev)
 				ends = append(ends, x.s-w+1)
+				sc.nodeWins = append(sc.nodeWins, nodeWin{int32(i), prev, x.s - w + 1})
 			}
 			prev = max(prev, x.e)
 		}
-		if j == len(sp) && prev < T {
+		if j == len(sp) && prev <= T {
 			starts = append(starts, prev) // free for good from prev
+			sc.nodeWins = append(sc.nodeWins, nodeWin{int32(i), prev, forever})
 		}
 	}
+	r.whi = len(sc.nodeWins)
 	slices.Sort(starts)
 	slices.Sort(ends)
 	sc.starts, sc.ends = starts, ends
@@ -355,8 +366,9 @@ func (g *Gantt) startWindows(cands []int32, k int, now, w int64, out []win) []wi
 			}
 		}
 	}
-	// Fewer than k tails open before T, so coverage is below k after the
-	// last event: no window is left open here.
+	if cov >= k && open < T {
+		out = appendWin(out, open, T)
+	}
 	return appendWin(out, T, forever)
 }
 
@@ -432,15 +444,14 @@ func kth(a []int64, k int) int64 {
 // freeOver reports whether node n can be given [t, e): free, or held only by
 // besteffort allocations that an admin or default request preempts (pre).
 func (g *Gantt) freeOver(n int32, t, e int64, be bool) (free, pre bool) {
-	sp := g.nodes[n].spans
-	for j := firstEndAfter(sp, t); j < len(sp) && sp[j].s < e; j++ {
-		if sp[j].be && !be {
-			pre = true
-			continue
-		}
+	nd := &g.nodes[n]
+	if j, k := nd.busy.overlapping(t, e); k > j {
 		return false, false
 	}
-	return true, pre
+	if j, k := nd.be.overlapping(t, e); k > j {
+		return !be, !be
+	}
+	return true, false
 }
 
 func (g *Gantt) countFree(r grp, t, e int64, be bool) int {
@@ -460,29 +471,9 @@ func (g *Gantt) choose(t, e int64, be, overlap bool) (ok bool, failed int) {
 	sc := &g.sc
 	sc.chosen = sc.chosen[:0]
 	if !overlap {
-		for gi, r := range sc.grps {
-			clean := 0
-			pre := sc.pre[:0]
-			for _, n := range g.cands(r) {
-				free, p := g.freeOver(n, t, e, be)
-				switch {
-				case !free:
-					continue
-				case p:
-					pre = append(pre, n)
-					continue
-				}
-				sc.chosen = append(sc.chosen, n)
-				if clean++; clean == r.count {
-					break
-				}
-			}
-			sc.pre = pre
-			if need := r.count - clean; need > 0 {
-				if len(pre) < need {
-					return false, gi
-				}
-				sc.chosen = append(sc.chosen, pre[:need]...)
+		for gi := range sc.grps {
+			if !g.chooseGroup(gi, t, e, be) {
+				return false, gi
 			}
 		}
 		return true, -1
@@ -507,6 +498,62 @@ func (g *Gantt) choose(t, e int64, be, overlap bool) (ok bool, failed int) {
 		sc.chosen = append(sc.chosen, a...)
 	}
 	return true, -1
+}
+
+// chooseGroup appends to sc.chosen the nodes of group gi for [t, e): those
+// that preempt nothing first, in candidate order, then preempting ones.
+func (g *Gantt) chooseGroup(gi int, t, e int64, be bool) bool {
+	sc := &g.sc
+	r := sc.grps[gi]
+	cands := g.cands(r)
+	clean := 0
+	pre := sc.pre[:0]
+	take := func(n int32) (done bool) {
+		if !be && len(g.nodes[n].be.iv) > 0 && g.holdsBestEffort(n, t, e) {
+			pre = append(pre, n)
+			return false
+		}
+		sc.chosen = append(sc.chosen, n)
+		clean++
+		return clean == r.count
+	}
+	if r.hasWins && t <= r.T && !be {
+		// The windows startWindows found are complete up to T.
+		for _, nw := range sc.nodeWins[r.wlo:r.whi] {
+			if nw.a <= t && t < nw.b && take(cands[nw.pos]) {
+				break
+			}
+		}
+	} else {
+		for _, n := range cands {
+			nd := &g.nodes[n]
+			free := nd.last <= t
+			if be {
+				free = nd.lastAll <= t
+			}
+			if !free {
+				free, _ = g.freeOver(n, t, e, be)
+			}
+			if free && take(n) {
+				break
+			}
+		}
+	}
+	sc.pre = pre
+	if need := r.count - clean; need > 0 {
+		if len(pre) < need {
+			return false
+		}
+		sc.chosen = append(sc.chosen, pre[:need]...)
+	}
+	return true
+}
+
+// holdsBestEffort reports whether a besteffort allocation holds node n
+// during [t, e).
+func (g *Gantt) holdsBestEffort(n int32, t, e int64) bool {
+	j, k := g.nodes[n].be.overlapping(t, e)
+	return k > j
 }
 
 // match gives each group sc.grps[i].count distinct nodes from lists[i] (in

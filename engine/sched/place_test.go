@@ -537,7 +537,7 @@ func TestCheckDetectsDoubleBooking(t *testing.T) {
 	// Corrupt the index behind the API's back: y now starts inside x.
 	y := g.allocs["y"]
 	y.s = at(h).UnixNano()
-	g.nodes[g.byName["a1"]].spans[1].s = y.s
+	g.nodes[g.byName["a1"]].busy.iv[1].s = y.s
 	if err := g.Check(); err == nil {
 		t.Fatal("Check missed an overlap")
 	}

@@ -73,7 +73,8 @@ func newWorld(t *testing.T, seed uint64) *world {
 		down:  map[string]bool{},
 		stats: map[string]int{},
 	}
-	for c, size := range []int{8, 8, 6} {
+	// The last cluster is long enough for the resolved-candidates cache.
+	for c, size := range []int{8, 8, 6, cacheMinLen + 4} {
 		var cl []string
 		for i := range size {
 			n := fmt.Sprintf("%c%d", 'p'+c, i)
@@ -146,10 +147,24 @@ func (w *world) randRequest() Request {
 			cands = w.sample(w.all, 1+r.IntN(6)) // across clusters: may share nodes with other groups
 		} else {
 			cl := w.clusters[perm[i]]
-			cands = w.sample(cl, 1+r.IntN(len(cl)))
+			switch {
+			case len(cl) < cacheMinLen:
+				cands = w.sample(cl, 1+r.IntN(len(cl)))
+			case r.IntN(3) > 0:
+				// The same slice again and again, as a caller caching its
+				// inventory would pass; sometimes reordered in place, which
+				// the cache must notice.
+				if r.IntN(8) == 0 {
+					a, b := r.IntN(len(cl)), r.IntN(len(cl))
+					cl[a], cl[b] = cl[b], cl[a]
+				}
+				cands = cl
+			default:
+				cands = w.sample(cl, cacheMinLen+r.IntN(len(cl)-cacheMinLen+1))
+			}
 		}
 		if r.IntN(20) == 0 {
-			cands = append(cands, cands[0])
+			cands = append(slices.Clone(cands), cands[0])
 		}
 		count := 1 + r.IntN(min(4, len(cands)))
 		if r.IntN(10) == 0 {

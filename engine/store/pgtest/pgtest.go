@@ -234,7 +234,8 @@ func startCluster() (c *cluster, skip string, err error) {
 		uid, gid = u, g
 		cred = &syscall.Credential{Uid: uint32(u), Gid: uint32(g)}
 	}
-	dir, err := os.MkdirTemp("", "gridflow-pgtest-")
+	sweepStale()
+	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		return nil, "", err
 	}
@@ -363,6 +364,29 @@ func (c *cluster) stop() {
 		}
 	}
 	os.RemoveAll(c.dir)
+}
+
+const dirPrefix = "gridflow-pgtest-"
+
+// sweepStale removes the directories of clusters whose test binary died
+// without cleaning up (the kernel stopped their server, see startServer):
+// old enough not to be starting, and with no live postmaster.
+func sweepStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, dir := range dirs {
+		fi, err := os.Lstat(dir)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < 10*time.Minute {
+			continue
+		}
+		if pidText, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid")); err == nil {
+			first, _, _ := strings.Cut(string(pidText), "\n")
+			if pid, err := strconv.Atoi(strings.TrimSpace(first)); err == nil && pid > 0 &&
+				syscall.Kill(pid, 0) != syscall.ESRCH {
+				continue // still running, or not ours to judge
+			}
+		}
+		os.RemoveAll(dir)
+	}
 }
 
 // findBinDir returns the directory of the newest PostgreSQL server binaries.

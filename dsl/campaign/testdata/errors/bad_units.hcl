@@ -1,0 +1,3 @@
+locals {
+  scratch = size("12XB")
+}

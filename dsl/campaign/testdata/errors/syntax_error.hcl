@@ -1,0 +1,4 @@
+reservation "exp" {
+  site  = "rennes"
+  nodes = 2 +
+}

@@ -1,0 +1,7 @@
+reservaton "exp" {
+  site  = "rennes"
+  nodes = 2
+}
+
+job "bench" {
+}

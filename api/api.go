@@ -83,6 +83,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s.registerUsers(api)
 	s.registerReference(api)
 	s.registerTestbed(api)
+	s.registerReservations(api)
 
 	s.handler = s.metrics.wrap(negotiate(conditional(limitBody(opts.MaxBodyBytes, mux))))
 	return s

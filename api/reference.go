@@ -230,13 +230,14 @@ func findNode(ctx context.Context, tb *testbed.Testbed, site, cluster, node stri
 
 // NodeFilter selects nodes across the testbed by location, hardware and state.
 type NodeFilter struct {
-	Site      string `query:"site" maxLength:"64" doc:"Only nodes of this site"`
-	Cluster   string `query:"cluster" maxLength:"64" doc:"Only nodes of this cluster"`
-	State     string `query:"state" enum:"free,reserved,deploying,down," doc:"Only nodes in this live state"`
-	MinCores  int    `query:"min_cores" minimum:"0" doc:"At least this many cores"`
-	MinMemory string `query:"min_memory" maxLength:"20" doc:"At least this much memory, e.g. 64GiB"`
-	MinGPUs   int    `query:"min_gpus" minimum:"0" doc:"At least this many GPUs (1 selects GPU nodes)"`
-	GPUModel  string `query:"gpu_model" maxLength:"100" doc:"GPUs of this model (case-insensitive substring)"`
+	Site        string `query:"site" maxLength:"64" doc:"Only nodes of this site"`
+	Cluster     string `query:"cluster" maxLength:"64" doc:"Only nodes of this cluster"`
+	State       string `query:"state" enum:"free,reserved,deploying,down," doc:"Only nodes in this live state"`
+	MinCores    int    `query:"min_cores" minimum:"0" doc:"At least this many cores"`
+	MinMemory   string `query:"min_memory" maxLength:"20" doc:"At least this much memory, e.g. 64GiB"`
+	MinGPUs     int    `query:"min_gpus" minimum:"0" doc:"At least this many GPUs (1 selects GPU nodes)"`
+	GPUModel    string `query:"gpu_model" maxLength:"100" doc:"GPUs of this model (case-insensitive substring)"`
+	Reservation string `query:"reservation" maxLength:"64" doc:"Only the nodes of this reservation"`
 }
 
 func (f NodeFilter) query() string {
@@ -253,6 +254,7 @@ func (f NodeFilter) query() string {
 	add("min_memory", f.MinMemory)
 	add("min_gpus", strconv.Itoa(f.MinGPUs))
 	add("gpu_model", f.GPUModel)
+	add("reservation", f.Reservation)
 	return strings.Join(parts, "&")
 }
 
@@ -408,8 +410,25 @@ func (s *Server) nodeItems(ctx context.Context, snap *engine.Snapshot, live bool
 	if f.Site != "" && snap.Testbed.Site(f.Site) == nil {
 		return nil, huma.Error404NotFound("no site " + quote(f.Site) + ": list them at " + base(ctx) + "/sites")
 	}
+	var held map[string]bool
+	if f.Reservation != "" {
+		r, err := s.eng.Store.GetReservation(ctx, f.Reservation)
+		if err != nil {
+			return nil, huma.Error404NotFound("no reservation " + quote(f.Reservation))
+		}
+		if p := caller(ctx); p != nil && !p.User.Admin && p.User.Name != r.Owner {
+			return nil, huma.Error403Forbidden("reservation " + r.ID + " belongs to " + r.Owner)
+		}
+		held = map[string]bool{}
+		for _, n := range r.Nodes {
+			held[n] = true
+		}
+	}
 	items := make([]NodeItem, 0, len(nodes))
 	for _, n := range nodes {
+		if held != nil && !held[n.UID] {
+			continue
+		}
 		p := n.Properties
 		if (f.Site != "" && n.Site != f.Site) || (f.Cluster != "" && n.Cluster != f.Cluster) ||
 			p.Cores < f.MinCores || p.Memory < minMem || p.GPUCount < f.MinGPUs ||

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestMaintenanceRetriesThenFails(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	var a *activities.Activities
 	calls := 0
-	env.OnActivity(a.PurgeExpiredTokens, mock.Anything, mock.Anything).Return(func(_ any, _ time.Duration) (int, error) {
+	env.OnActivity(a.PurgeExpiredTokens, mock.Anything, mock.Anything).Return(func(_ context.Context, _ time.Duration) (int, error) {
 		calls++
 		return 0, errors.New("store down")
 	})

@@ -29,18 +29,19 @@ func freeAddr(t *testing.T) string {
 
 // devProcess runs `gridflow dev` in-process until stop is called.
 type devProcess struct {
-	api, ui string
-	cancel  context.CancelFunc
-	done    chan error
+	api, ui  string
+	temporal string
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 func startDev(t *testing.T, dataDir string, extra ...string) *devProcess {
 	t.Helper()
-	d := &devProcess{api: freeAddr(t), ui: freeAddr(t), done: make(chan error, 1)}
+	d := &devProcess{api: freeAddr(t), ui: freeAddr(t), temporal: freeAddr(t), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	args := append([]string{"gridflow", "dev", "--data-dir", dataDir, "--listen", d.api, "--ui-listen", d.ui,
-		"--temporal-listen", freeAddr(t), "--log-level", "warn"}, extra...)
+		"--temporal-listen", d.temporal, "--log-level", "warn"}, extra...)
 	go func() { d.done <- newApp().RunContext(ctx, args) }()
 	deadline := time.Now().Add(90 * time.Second)
 	for {

@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/gridflow/gridflow/activities"
 	"github.com/gridflow/gridflow/api"
 	"github.com/gridflow/gridflow/campaigns"
 	"github.com/gridflow/gridflow/dsl/testbed"
@@ -189,9 +188,7 @@ func (r *role) start(ctx context.Context, p *prepared) (*running, error) {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", r.temporal.HostPort, err)
 	}
 	p.eng.Temporal = tc
-	w := worker.New(tc, engine.TaskQueue, worker.Options{})
-	workflows.Register(w)
-	w.RegisterActivity(&activities.Activities{Store: p.st})
+	w := engine.NewWorker(tc, p.st)
 	if err := w.Start(); err != nil {
 		tc.Close()
 		p.st.Close()

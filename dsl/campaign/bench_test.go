@@ -6,6 +6,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // cpuTime is the process's user+system CPU time. On a shared machine the
@@ -139,4 +142,20 @@ func BenchmarkLoadExamples(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkHCLParse1000 is the floor under BenchmarkLoad1000: HCL's own
+// parse of the same file, without any of our checks.
+func BenchmarkHCLParse1000(b *testing.B) {
+	src := generatedCampaign(1000)
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for i := 0; i < b.N; i++ {
+		if _, diags := hclsyntax.ParseConfig(src, "bench.hcl", hcl.InitialPos); diags.HasErrors() {
+			b.Fatal(diags)
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }

@@ -78,6 +78,18 @@ type Campaign struct {
 	varsVal   cty.Value
 	localsVal cty.Value
 	files     map[string]*hcl.File
+	// contents caches the structural decoding of step bodies: it is filled
+	// by Load and only read afterwards, so Decode may run concurrently.
+	contents map[hcl.Body]*hcl.BodyContent
+}
+
+// content decodes a body against its schema, from the cache when Load has
+// already done it.
+func (c *Campaign) content(body hcl.Body, schema *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnostics) {
+	if bc, ok := c.contents[body]; ok {
+		return bc, nil
+	}
+	return body.Content(schema)
 }
 
 // Step returns the step with the given address ("run.bench"), or nil.

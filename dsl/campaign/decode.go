@@ -18,6 +18,7 @@ type decoder struct {
 	ctx   *hcl.EvalContext
 	files map[string]*hcl.File
 	inv   Inventory // nil at run time and when the caller gave none
+	c     *Campaign
 	diags hcl.Diagnostics
 	pend  *pending
 }
@@ -25,11 +26,11 @@ type decoder struct {
 // decodeStep decodes one instance of st in ctx, in which count and each are already set.
 func decodeStep(st *Step, ctx *hcl.EvalContext, inv Inventory) (Spec, hcl.Diagnostics) {
 	spec := stepSpecs[st.Kind]
-	content, diags := st.Body.Content(spec.schema)
+	content, diags := st.campaign.content(st.Body, spec.schema)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	d := &decoder{ctx: ctx, files: st.campaign.files, inv: inv}
+	d := &decoder{ctx: ctx, files: st.campaign.files, inv: inv, c: st.campaign}
 	b := &body{d: d, spec: spec, content: content, block: st.block}
 	var out Spec
 	switch st.Kind {
@@ -81,7 +82,7 @@ func (b *body) nested(typ string) []*body {
 		if blk.Type != typ {
 			continue
 		}
-		c, diags := blk.Body.Content(spec.schema)
+		c, diags := b.d.c.content(blk.Body, spec.schema)
 		b.d.diags = append(b.d.diags, diags...)
 		if diags.HasErrors() {
 			continue
@@ -186,6 +187,9 @@ func (b *body) whole(name string, def, min, max int) int {
 
 // wholeNumber checks a known number; the error says what is wrong with it.
 func wholeNumber(v cty.Value, min, max int) (int, string) {
+	if v.IsNull() {
+		return 0, "must not be null"
+	}
 	if v.Type() != cty.Number {
 		return 0, "must be a number"
 	}
@@ -249,6 +253,9 @@ func (b *body) duration(name string, def time.Duration) time.Duration {
 }
 
 func durationValue(v cty.Value) (time.Duration, string) {
+	if v.IsNull() {
+		return 0, "must not be null"
+	}
 	switch v.Type() {
 	case cty.Number:
 		f, _ := v.AsBigFloat().Float64()

@@ -80,7 +80,7 @@ func (d *decoder) reservation(b *body) Spec {
 			s.Properties = map[string]cty.Value{}
 			for it := props.ElementIterator(); it.Next(); {
 				k, v := it.Element()
-				if t := v.Type(); t != cty.String && t != cty.Number && t != cty.Bool {
+				if t := v.Type(); v.IsNull() || (t != cty.String && t != cty.Number && t != cty.Bool) {
 					b.errorf(keyRange(propsAttr.Expr, k.AsString()), "Invalid property value",
 						"The property %q must be a string, a number or a bool.", k.AsString())
 					propsOK = false

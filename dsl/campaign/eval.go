@@ -32,7 +32,7 @@ func (l *loader) checkInstances(st *Step, ctx *hcl.EvalContext, budget *int) hcl
 		spec, ds := decodeStep(st, ctx, l.in.Inventory)
 		st.StaticInstances = []Instance{{Address: st.Address, Spec: spec}}
 		return ds
-	case st.expandable && len(st.StaticInstances) <= *budget:
+	case st.expandable && len(st.StaticInstances) > 0 && len(st.StaticInstances) <= *budget:
 		*budget -= len(st.StaticInstances)
 		seen := map[string]bool{}
 		for i := range st.StaticInstances {
@@ -50,7 +50,7 @@ func (l *loader) checkInstances(st *Step, ctx *hcl.EvalContext, budget *int) hcl
 			}
 		}
 		return diags
-	case !st.expandable:
+	case !st.expandable && st.Expanded():
 		// Expanded at run time: check that count or for_each has the right
 		// type, then the body once, for an instance yet unknown.
 		expr := st.Count
@@ -67,7 +67,9 @@ func (l *loader) checkInstances(st *Step, ctx *hcl.EvalContext, budget *int) hcl
 		}
 	}
 	spec, ds := decodeStep(st, st.instanceContext(ctx, Instance{}), l.in.Inventory)
-	st.template = spec
+	if !st.expandable {
+		st.template = spec
+	}
 	for i := range st.StaticInstances {
 		st.StaticInstances[i].Spec = spec
 	}

@@ -64,6 +64,7 @@ func TestHostileNesting(t *testing.T) {
 			start := time.Now()
 			p := NewParser()
 			_, diags := p.Load(Input{Filename: "hostile.hcl", Source: []byte(src)})
+			_ = Format([]byte(src)) // gridflow fmt must survive it too
 			if elapsed := time.Since(start); elapsed > 5*time.Second {
 				t.Errorf("took %v", elapsed)
 			}

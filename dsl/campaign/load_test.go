@@ -510,3 +510,57 @@ func TestLoadFromDisk(t *testing.T) {
 		t.Errorf("diags = %v", diags)
 	}
 }
+
+// TestNullsAreErrors: typed nulls reach the decoders through conversions;
+// each must be a diagnostic, not a crash.
+func TestNullsAreErrors(t *testing.T) {
+	for _, body := range []string{
+		`site = "rennes"
+  nodes = { paravance = tonumber(null) }`,
+		`site = "rennes"
+  nodes = 1
+  properties = { gpu_count = tonumber(null) }`,
+		`site = "rennes"
+  nodes = 1
+  timeout = tostring(null)`,
+		`site = "rennes"
+  nodes = 1
+  on_failure = tostring(null)`,
+		`site = "rennes"
+  nodes = 1
+  count = tonumber(null)`,
+		`site = tostring(null)
+  nodes = 1`,
+	} {
+		out := loadErr(t, "reservation \"r\" {\n  "+body+"\n}\n", Input{Inventory: fakeTestbed()})
+		if strings.Contains(out, internalErrorSummary) {
+			t.Errorf("%s:\n%s", body, out)
+		}
+	}
+}
+
+// TestNullIsUnset: as in Terraform, null for an optional argument means "not set".
+func TestNullIsUnset(t *testing.T) {
+	c := mustLoad(t, `
+reservation "r" {
+  site     = "rennes"
+  nodes    = 1
+  walltime = null
+}`, Input{})
+	if got := c.Steps[0].StaticInstances[0].Spec.(*ReservationSpec).Walltime; got != time.Hour {
+		t.Errorf("walltime = %v, want the default 1h", got)
+	}
+}
+
+// TestCountZeroIsStillChecked: a step with no instance is type-checked anyway.
+func TestCountZeroIsStillChecked(t *testing.T) {
+	out := loadErr(t, `
+reservation "r" {
+  count = 0
+  site  = "rennes"
+  nodes = "many"
+}`, Input{})
+	if !strings.Contains(out, "nodes is a number of nodes") {
+		t.Errorf("got:\n%s", out)
+	}
+}

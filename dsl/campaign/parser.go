@@ -94,6 +94,7 @@ func (l *loader) load() (*Campaign, hcl.Diagnostics) {
 		Variables: map[string]*Variable{},
 		Locals:    map[string]cty.Value{},
 		byAddr:    map[string]*Step{},
+		contents:  map[hcl.Body]*hcl.BodyContent{},
 		funcs:     funcs.Functions(),
 	}
 

@@ -23,6 +23,7 @@ type refScope struct {
 	each    bool   // each.key, each.value
 	self    string // address of the step the expression belongs to
 	selfVar string // in a validation rule: the only variable it may read
+	static  bool   // a meta-argument fixed before the campaign starts
 }
 
 var refRoots = []string{"var", "local", "count", "each", "reservation", "deployment", "transfer", "container", "run"}
@@ -126,6 +127,11 @@ func (l *loader) checkStepRef(t hcl.Traversal, ref reference, sc refScope, conte
 	}
 	addr := kind + "." + name
 	ref.name, ref.addr = name, addr
+	if !sc.steps && sc.static {
+		return one(ref.rng, "Step outputs not allowed here",
+			"%s must be known before the campaign starts, so it cannot use the outputs of %s. Write a literal, or use a variable or a local value.",
+			capitalize(sc.where), addr)
+	}
 	if !sc.steps {
 		return one(ref.rng, "Step outputs not allowed here",
 			"%s is evaluated before any step runs, so it cannot use the outputs of %s. Move the expression into a step argument or an output block.",
@@ -220,4 +226,3 @@ func stepDeps(refs []reference) []string {
 	}
 	return out
 }
-

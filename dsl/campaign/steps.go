@@ -20,6 +20,7 @@ func (l *loader) steps() hcl.Diagnostics {
 		kind := Kind(b.Type)
 		content, ds := b.Body.Content(stepSpecs[kind].schema)
 		diags = append(diags, ds...)
+		l.c.contents[b.Body] = content
 		contents[i] = content
 		st := &Step{
 			Kind:      kind,
@@ -86,6 +87,7 @@ func (l *loader) checkStep(st *Step, content *hcl.BodyContent) hcl.Diagnostics {
 			seen[blk.Type] = blk
 			c, ds := blk.Body.Content(child.schema)
 			diags = append(diags, ds...)
+			l.c.contents[blk.Body] = c
 			diags = append(diags, missingArgs(child, c, blk, fmt.Sprintf("%s %s block", capitalize(article(blk.Type)), blk.Type))...)
 			walk(child, c)
 		}
@@ -200,7 +202,7 @@ func (l *loader) metaArgs(st *Step, content *hcl.BodyContent) hcl.Diagnostics {
 		diags = append(diags, errorf(onBlocks[1].DefRange, ctxRange, "Duplicate on_failure",
 			"A step has one on_failure block; the first one is at %s.", at(onBlocks[0].DefRange)))
 	case onAttr != nil:
-		if _, ds := l.checkRefs(onAttr.Expr, refScope{where: "the on_failure argument"}, ctxRange); ds.HasErrors() {
+		if _, ds := l.checkRefs(onAttr.Expr, refScope{where: "the on_failure argument", static: true}, ctxRange); ds.HasErrors() {
 			diags = append(diags, ds...)
 			break
 		}
@@ -214,7 +216,7 @@ func (l *loader) metaArgs(st *Step, content *hcl.BodyContent) hcl.Diagnostics {
 	}
 
 	if a := attrs["timeout"]; a != nil {
-		if _, ds := l.checkRefs(a.Expr, refScope{where: "the timeout argument"}, ctxRange); ds.HasErrors() {
+		if _, ds := l.checkRefs(a.Expr, refScope{where: "the timeout argument", static: true}, ctxRange); ds.HasErrors() {
 			return append(diags, ds...)
 		}
 		v, ds := a.Expr.Value(static)
@@ -259,7 +261,7 @@ func (l *loader) failurePolicy(blk *hcl.Block, static *hcl.EvalContext) (Failure
 	}
 	ctxRange := rangePtr(blk.DefRange)
 	for _, a := range content.Attributes {
-		if _, ds := l.checkRefs(a.Expr, refScope{where: "the on_failure argument"}, ctxRange); ds.HasErrors() {
+		if _, ds := l.checkRefs(a.Expr, refScope{where: "the on_failure argument", static: true}, ctxRange); ds.HasErrors() {
 			return p, append(diags, ds...)
 		}
 	}
@@ -280,11 +282,11 @@ func (l *loader) failurePolicy(blk *hcl.Block, static *hcl.EvalContext) (Failure
 		}
 		diags = append(diags, missingArgs(retrySpec, rc, rb, "A retry block")...)
 		for _, a := range rc.Attributes {
-			if _, ds := l.checkRefs(a.Expr, refScope{where: "a retry block"}, ctxRange); ds.HasErrors() {
+			if _, ds := l.checkRefs(a.Expr, refScope{where: "a retry block", static: true}, ctxRange); ds.HasErrors() {
 				return p, append(diags, ds...)
 			}
 		}
-		d := &decoder{ctx: static, files: l.c.files}
+		d := &decoder{ctx: static, files: l.c.files, c: l.c}
 		b := &body{d: d, spec: retrySpec, content: rc, block: rb}
 		r := &RetryPolicy{
 			Attempts: b.whole("attempts", 1, 1, 100),

@@ -89,6 +89,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		if len(parts) == 2 { // "HH:MM"
 			total *= 60
 		}
+		if total > math.MaxInt64/int64(time.Second) {
+			return 0, bad
+		}
 		return time.Duration(total) * time.Second, nil
 	}
 	d, err := time.ParseDuration(t)

@@ -60,6 +60,7 @@ func TestParseDuration(t *testing.T) {
 		{"3600", time.Hour, true},
 		{"90m30s", 90*time.Minute + 30*time.Second, true},
 		{"01:70:00", 0, false},
+		{"999999999:00:00", 0, false},
 		{"-5", 0, false},
 		{"-1h", 0, false},
 		{"soon", 0, false},

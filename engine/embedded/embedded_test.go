@@ -167,8 +167,12 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	goroutinesBefore := runtime.NumGoroutine()
 	began := time.Now()
 	s1 := startServer(t, dir)
+	if _, err := os.Stat(filepath.Join(dir, dbFileName+"-wal")); err != nil {
+		t.Fatalf("database not in WAL mode: %v", err)
+	}
 	t.Logf("first start (schema setup): ready after %v (Start reports %v); VmRSS after start %s",
 		time.Since(began).Round(time.Millisecond), s1.ReadyAfter().Round(time.Millisecond), vmRSS(t))
 	if !strings.HasPrefix(s1.UIURL(), "http://127.0.0.1:") || !strings.HasPrefix(s1.FrontendAddress(), "127.0.0.1:") {
@@ -215,6 +219,17 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	t.Logf("Stop took %v", time.Since(stopBegan).Round(time.Millisecond))
 	if err := s1.Stop(); err != nil {
 		t.Fatalf("second Stop: %v", err)
+	}
+	t.Logf("goroutines: %d before Start, %d after Stop", goroutinesBefore, runtime.NumGoroutine())
+	if os.Getenv("EMBEDDED_TEST_GOROUTINES_WAIT") != "" {
+		for i := 0; i < 30; i++ {
+			time.Sleep(time.Second)
+			t.Logf("after %ds: %d goroutines", i+1, runtime.NumGoroutine())
+		}
+	}
+	if p := os.Getenv("EMBEDDED_TEST_GOROUTINES"); p != "" {
+		buf := make([]byte, 1<<22)
+		_ = os.WriteFile(p, buf[:runtime.Stack(buf, true)], 0o644)
 	}
 
 	began = time.Now()

@@ -130,3 +130,28 @@ func reportRate(b *testing.B, n int, cpu time.Duration) {
 		b.ReportMetric(float64(n)/cpu.Seconds(), "decisions/cpu-s")
 	}
 }
+
+// BenchmarkPlaceSharedGroups measures the slower path of groups whose
+// candidates overlap (here "4 nodes of a cluster and 2 of its first 100"),
+// which needs a bipartite matching per tried start time.
+func BenchmarkPlaceSharedGroups(b *testing.B) {
+	bed := newBenchBed(b, 50)
+	pol := DefaultPolicy()
+	now := t0.Add(time.Hour)
+	rng := rand.New(rand.NewPCG(7, 7))
+	var reqs []Request
+	for i := range 256 {
+		c := bed.clusters[rng.IntN(len(bed.clusters))]
+		reqs = append(reqs, Request{ID: fmt.Sprintf("s%d", i), Queue: QueueDefault, Walltime: time.Duration(1+rng.IntN(12)) * time.Hour,
+			Groups: []Group{{Count: 1 + rng.IntN(8), Candidates: c}, {Count: 1 + rng.IntN(4), Candidates: c[:100]}}})
+	}
+	n := 0
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if _, err := bed.g.Place(reqs[n%len(reqs)], now, pol); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	reportRate(b, n, cpuTime()-cpu0)
+}

@@ -3,6 +3,7 @@ package sched
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"time"
 )
@@ -42,6 +43,10 @@ type scratch struct {
 	flat     []int32
 	grps     []grp
 	nodeWins []nodeWin
+	union    []int32
+	owner    []int32  // match: per node, the group holding it
+	ownEp    []uint32 // match: owner is valid when equal to matchEp
+	matchEp  uint32
 	tails    []int64
 	sel      []int64
 	starts   []int64
@@ -63,13 +68,20 @@ func (g *Gantt) nextEpoch() uint32 {
 	return g.sc.epoch
 }
 
+// sizeMarks makes room for the marks of nodes [0, n).
+func (sc *scratch) sizeMarks(n int) {
+	if n > len(sc.marks) {
+		size := max(2*len(sc.marks), n, 64)
+		sc.marks = append(sc.marks, make([]uint32, size-len(sc.marks))...)
+		sc.markGrp = append(sc.markGrp, make([]int32, size-len(sc.markGrp))...)
+	}
+}
+
 // mark records node n as seen by group gi in epoch ep and reports whether the
 // same group had already seen it.
 func (sc *scratch) mark(n int32, ep uint32, gi int32) (dup bool) {
 	if int(n) >= len(sc.marks) {
-		size := max(2*len(sc.marks), int(n)+1, 64)
-		sc.marks = append(sc.marks, make([]uint32, size-len(sc.marks))...)
-		sc.markGrp = append(sc.markGrp, make([]int32, size-len(sc.markGrp))...)
+		sc.sizeMarks(int(n) + 1)
 	}
 	if sc.marks[n] == ep && sc.markGrp[n] == gi {
 		return true
@@ -112,11 +124,15 @@ func (g *Gantt) Place(req Request, now time.Time, pol Policy) (Placement, error)
 	case !req.Start.IsZero():
 		t = req.Start.UnixNano()
 	default:
-		t = g.earliest(nowN, w, overlap)
+		var ok bool
+		if t, ok = g.earliest(nowN, w, overlap); !ok {
+			return Placement{}, fmt.Errorf("sched: internal error: no start found for %s; please report it with the schedule", req.ID)
+		}
 	}
 	if ok, gi := g.choose(t, t+w, be, overlap); !ok {
 		if !be && req.Start.IsZero() {
-			panic(fmt.Sprintf("sched: earliest start %d of %s does not fit", t, req.ID))
+			return Placement{}, fmt.Errorf("sched: internal error: the earliest start of %s, %s, does not fit; please report it with the schedule",
+				req.ID, toTime(t).Format(time.RFC3339Nano))
 		}
 		gr := g.sc.grps[gi]
 		return Placement{}, &ConflictError{ID: req.ID, Start: toTime(t), End: toTime(t + w),
@@ -198,9 +214,10 @@ func (g *Gantt) neverFits(overlap bool) error {
 			return &NeverFitsError{Group: i, Wanted: r.count, Matching: r.hi - r.lo, Candidates: r.total, Down: r.down}
 		}
 	}
-	if !overlap {
+	if !overlap || g.hallHolds() {
 		return nil
 	}
+	// Some groups cannot all be served: find which, and how many it gets.
 	lists := make([][]int32, len(g.sc.grps))
 	for i, r := range g.sc.grps {
 		lists[i] = g.cands(r)
@@ -212,15 +229,54 @@ func (g *Gantt) neverFits(overlap bool) error {
 	return nil
 }
 
-// earliest is the first-fit start of an as-soon-as-possible request.
-func (g *Gantt) earliest(now, w int64, overlap bool) int64 {
+// earliest is the first-fit start of an as-soon-as-possible request. It
+// always finds one once neverFits passed; ok false would be a bug.
+func (g *Gantt) earliest(now, w int64, overlap bool) (t int64, ok bool) {
 	sc := &g.sc
 	if !overlap && g.fitsNow(now, w) {
-		return now
+		return now, true
 	}
+	if !overlap {
+		g.feasible(now, w, 0)
+		// Every group's windows end with [T, forever), so acc is never empty.
+		if len(sc.acc) == 0 {
+			return 0, false
+		}
+		return sc.acc[0].a, true
+	}
+	// Groups share candidates. By Hall's theorem the groups can all be
+	// served at t exactly when, for every subset of groups, the union of
+	// their candidates has at least the sum of their counts free at t: with
+	// few groups, intersect the windows of every subset and take the first.
+	if len(sc.grps) <= hallMaxGroups {
+		g.hallWindows(now, w)
+		if len(sc.acc) == 0 {
+			return 0, false
+		}
+		return sc.acc[0].a, true
+	}
+	// Many groups: each having enough free nodes (acc) is necessary, not
+	// sufficient. Try in order the times inside acc at which a node becomes
+	// able to start. First those up to the latest group T (the per-node
+	// windows are complete up to there), then, rarely, the later ones: at
+	// the latest tail everything is free and neverFits passed, so one fits.
+	horizon := int64(0)
+	for i := range sc.grps {
+		horizon = max(horizon, g.groupT(i, now))
+	}
+
+	return g.tryTimes(now, w, forever, horizon)
+}
+
+// feasible sets sc.acc to the start times at which every group, on its own,
+// has enough free candidates, and sc.nodeWins to the per-node windows,
+// complete up to max(T, horizon) for each group.
+func (g *Gantt) feasible(now, w, horizon int64) {
+	sc := &g.sc
 	sc.nodeWins = sc.nodeWins[:0]
 	for i := range sc.grps {
-		sc.wins = g.startWindows(i, now, w, sc.wins[:0])
+		r := &sc.grps[i]
+		sc.wins = g.startWindows(g.cands(*r), r.count, now, w, horizon, r, sc.wins[:0])
 		if i == 0 {
 			sc.acc = append(sc.acc[:0], sc.wins...)
 		} else {
@@ -228,25 +284,115 @@ func (g *Gantt) earliest(now, w int64, overlap bool) int64 {
 			sc.acc, sc.tmp = sc.tmp, sc.acc
 		}
 	}
-	if !overlap {
-		return sc.acc[0].a // every group's windows end with [T, forever), so acc is never empty
+}
+
+// hallHolds reports whether, for every subset of two or more groups, the
+// union of their up candidates holds the sum of their counts (single groups
+// are checked by the caller). Past hallMaxGroups it says false, leaving the
+// answer to a matching.
+func (g *Gantt) hallHolds() bool {
+	sc := &g.sc
+	if len(sc.grps) > hallMaxGroups {
+		return false
 	}
-	// Groups share candidates: each having enough free nodes (acc) is
-	// necessary, not sufficient. Try the candidate times inside acc in order;
-	// at the latest tail everything is free and neverFits passed, so one fits.
-	times := []int64{now}
-	for _, r := range sc.grps {
-		for _, n := range g.cands(r) {
-			iv := g.nodes[n].busy.iv
-			for _, x := range iv[firstEndAfter(iv, now):] {
-				times = append(times, x.e)
+	for mask := 1; mask < 1<<len(sc.grps); mask++ {
+		if mask&(mask-1) == 0 {
+			continue
+		}
+		ep := g.nextEpoch()
+		need, have := 0, 0
+		for gi, r := range sc.grps {
+			if mask&(1<<gi) == 0 {
+				continue
+			}
+			need += r.count
+			for _, n := range g.cands(r) {
+				if !sc.mark(n, ep, 0) {
+					have++
+				}
 			}
 		}
+		if have < need {
+			return false
+		}
 	}
-	slices.Sort(times)
-	times = slices.Compact(times)
-	k := 0
-	for _, t := range times {
+	return true
+}
+
+// hallMaxGroups bounds the subsets hallWindows sweeps (2^n - 1 of them).
+const hallMaxGroups = 4
+
+// hallWindows sets sc.acc to the start times at which every subset of the
+// groups has enough free candidates in its union, which is exactly when a
+// matching exists. Single groups also record their per-node windows.
+func (g *Gantt) hallWindows(now, w int64) {
+	sc := &g.sc
+	sc.nodeWins = sc.nodeWins[:0]
+	for mask := 1; mask < 1<<len(sc.grps); mask++ {
+		var cands []int32
+		var rec *grp
+		k := 0
+		if mask&(mask-1) == 0 {
+			gi := bits.TrailingZeros(uint(mask))
+			rec = &sc.grps[gi]
+			cands, k = g.cands(*rec), rec.count
+		} else {
+			ep := g.nextEpoch()
+			sc.union = sc.union[:0]
+			for gi, r := range sc.grps {
+				if mask&(1<<gi) == 0 {
+					continue
+				}
+				k += r.count
+				for _, n := range g.cands(r) {
+					if !sc.mark(n, ep, 0) {
+						sc.union = append(sc.union, n)
+					}
+				}
+			}
+			cands = sc.union
+		}
+		sc.wins = g.startWindows(cands, k, now, w, 0, rec, sc.wins[:0])
+		if mask == 1 {
+			sc.acc = append(sc.acc[:0], sc.wins...)
+		} else {
+			sc.tmp = intersect(sc.acc, sc.wins, sc.tmp[:0])
+			sc.acc, sc.tmp = sc.tmp, sc.acc
+		}
+	}
+}
+
+// groupT is when count of group gi's candidates are free for good.
+func (g *Gantt) groupT(gi int, now int64) int64 {
+	sc := &g.sc
+	r := sc.grps[gi]
+	sc.sel = sc.sel[:0]
+	for _, n := range g.cands(r) {
+		sc.sel = append(sc.sel, max(g.nodes[n].last, now))
+	}
+	return kth(sc.sel, r.count-1)
+}
+
+// tryTimes looks, for groups sharing candidates, for the earliest start in
+// (after, horizon] at which a matching exists.
+func (g *Gantt) tryTimes(now, w, horizon, after int64) (int64, bool) {
+	sc := &g.sc
+	g.feasible(now, w, horizon)
+	// The times come off a heap: usually one of the first few fits, and
+	// sorting them all would cost more than the search.
+	times := minHeap(append(sc.starts[:0], now))
+	for _, nw := range sc.nodeWins {
+		times = append(times, nw.a)
+	}
+	sc.starts = times
+	times.init()
+	k, last := 0, after
+	for len(times) > 0 {
+		t := times.pop()
+		if t <= last || t > horizon {
+			continue
+		}
+		last = t
 		for k < len(sc.acc) && sc.acc[k].b <= t {
 			k++
 		}
@@ -254,10 +400,48 @@ func (g *Gantt) earliest(now, w int64, overlap bool) int64 {
 			continue
 		}
 		if ok, _ := g.choose(t, t+w, false, true); ok {
-			return t
+			return t, true
 		}
 	}
-	panic("sched: no start found for overlapping groups")
+	return 0, false
+}
+
+// minHeap is a binary min-heap of times (container/heap without the
+// interface calls).
+type minHeap []int64
+
+func (h minHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h *minHeap) pop() int64 {
+	old := *h
+	top := old[0]
+	n := len(old) - 1
+	old[0] = old[n]
+	*h = old[:n]
+	h.down(0)
+	return top
+}
+
+func (h minHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		c := l
+		if r := l + 1; r < len(h) && h[r] < h[l] {
+			c = r
+		}
+		if h[i] <= h[c] {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
 }
 
 // fitsNow is a quick test on the nodes' cached summaries: whether each group
@@ -282,43 +466,49 @@ func (g *Gantt) fitsNow(now, w int64) bool {
 }
 
 // startWindows returns the sorted, disjoint windows of start times t >= now at
-// which at least count of group gi's candidates are free over [t, t+w),
-// ignoring besteffort intervals (only admin and default requests search). The
-// last window is always [T, forever), T being when count of the candidates are
-// free for good.
+// which at least k of cands are free over [t, t+w), ignoring besteffort
+// intervals (only admin and default requests search). The last window is
+// always [T, forever), T being when k of the candidates are free for good.
 //
 // A node can start at t when t lies in [gap start, gap end - w] of one of its
 // gaps; the number of such nodes only increases at a gap start, so the windows
 // come from a sweep over the gaps' bounds. Only gaps that open by T matter,
 // which keeps the sweep short on both a busy and an idle schedule.
-func (g *Gantt) startWindows(gi int, now, w int64, out []win) []win {
+//
+// When cands are a group's (r not nil), the per-node windows go to
+// sc.nodeWins, complete up to max(T, horizon), and r records where.
+func (g *Gantt) startWindows(cands []int32, k int, now, w, horizon int64, r *grp, out []win) []win {
 	sc := &g.sc
-	r := &sc.grps[gi]
-	cands, k := g.cands(*r), r.count
 	sc.tails = sc.tails[:0]
 	for _, n := range cands {
 		sc.tails = append(sc.tails, max(g.nodes[n].last, now))
 	}
 	sc.sel = append(sc.sel[:0], sc.tails...)
-	T := kth(sc.sel, k-1) + 1
-	r.T = T
-	if T <= now {
+	T := kth(sc.sel, k-1)
+	if T <= now && horizon <= now {
 		return append(out, win{now, forever})
 	}
-	r.hasWins, r.wlo = true, len(sc.nodeWins)
+	limit := max(T, horizon)
+	// nodeWins are appended only for a group; record is a no-op otherwise.
+	nw := sc.nodeWins
+	record := func(pos int, a, b int64) {
+		if r != nil {
+			nw = append(nw, nodeWin{int32(pos), a, b})
+		}
+	}
 	starts, ends := sc.starts[:0], sc.ends[:0]
 	for i, n := range cands {
 		if sc.tails[i] <= now {
 			starts = append(starts, now)
-			sc.nodeWins = append(sc.nodeWins, nodeWin{int32(i), now, forever})
+			record(i, now, forever)
 			continue
 		}
 		nd := &g.nodes[n]
 		if nd.maxGap < w && nd.first-now < w {
 			// No gap long enough before its tail: skip reading its intervals.
-			if sc.tails[i] <= T {
+			if sc.tails[i] <= limit {
 				starts = append(starts, sc.tails[i])
-				sc.nodeWins = append(sc.nodeWins, nodeWin{int32(i), sc.tails[i], forever})
+				record(i, sc.tails[i], forever)
 			}
 			continue
 		}
@@ -328,21 +518,24 @@ func (g *Gantt) startWindows(gi int, now, w int64, out []win) []win {
 			j = firstEndAfter(sp, now)
 		}
 		prev := now
-		for ; j < len(sp) && prev <= T; j++ {
+		for ; j < len(sp) && prev <= limit; j++ {
 			x := sp[j]
 			if x.s-prev >= w {
 				starts = append(starts, prev)
 				ends = append(ends, x.s-w+1)
-				sc.nodeWins = append(sc.nodeWins, nodeWin{int32(i), prev, x.s - w + 1})
+				record(i, prev, x.s-w+1)
 			}
 			prev = max(prev, x.e)
 		}
-		if j == len(sp) && prev <= T {
+		if j == len(sp) && prev <= limit {
 			starts = append(starts, prev) // free for good from prev
-			sc.nodeWins = append(sc.nodeWins, nodeWin{int32(i), prev, forever})
+			record(i, prev, forever)
 		}
 	}
-	r.whi = len(sc.nodeWins)
+	if r != nil {
+		r.hasWins, r.T, r.wlo, r.whi = true, T, len(sc.nodeWins), len(nw)
+		sc.nodeWins = nw
+	}
 	slices.Sort(starts)
 	slices.Sort(ends)
 	sc.starts, sc.ends = starts, ends
@@ -561,24 +754,44 @@ func (g *Gantt) holdsBestEffort(n int32, t, e int64) bool {
 // have capacities. It returns the assignment, each group's nodes in list
 // order, or the first group it cannot fill and what that group got.
 func (g *Gantt) match(lists [][]int32) (assigned [][]int32, fail int) {
-	owner := map[int32]int{}
+	sc := &g.sc
+	if len(sc.owner) < len(g.nodes) {
+		sc.owner = make([]int32, len(g.nodes)+len(g.nodes)/2)
+		sc.ownEp = make([]uint32, len(sc.owner))
+	}
+	if sc.matchEp++; sc.matchEp == 0 {
+		clear(sc.ownEp)
+		sc.matchEp = 1
+	}
+	mep := sc.matchEp
+	sc.sizeMarks(len(g.nodes))
 	assigned = make([][]int32, len(lists))
-	var augment func(gi int, visited map[int32]bool) bool
-	augment = func(gi int, visited map[int32]bool) bool {
+	var visit uint32
+	var augment func(gi int) bool
+	augment = func(gi int) bool {
+		// A free node first, in preference order: a group keeps the nodes it
+		// prefers unless another group has no other way.
 		for _, n := range lists[gi] {
-			if visited[n] {
+			if sc.ownEp[n] != mep {
+				sc.owner[n], sc.ownEp[n] = int32(gi), mep
+				assigned[gi] = append(assigned[gi], n)
+				return true
+			}
+		}
+		for _, n := range lists[gi] {
+			if sc.marks[n] == visit {
 				continue
 			}
-			visited[n] = true
-			o, taken := owner[n]
+			sc.marks[n] = visit
+			o, taken := int(sc.owner[n]), sc.ownEp[n] == mep
 			if taken && o == gi {
 				continue
 			}
-			if !taken || augment(o, visited) {
+			if !taken || augment(o) {
 				if taken {
 					assigned[o] = slices.DeleteFunc(assigned[o], func(x int32) bool { return x == n })
 				}
-				owner[n] = gi
+				sc.owner[n], sc.ownEp[n] = int32(gi), mep
 				assigned[gi] = append(assigned[gi], n)
 				return true
 			}
@@ -586,18 +799,22 @@ func (g *Gantt) match(lists [][]int32) (assigned [][]int32, fail int) {
 		return false
 	}
 	for gi := range lists {
-		for range g.sc.grps[gi].count {
-			if !augment(gi, map[int32]bool{}) {
+		for range sc.grps[gi].count {
+			visit = g.nextEpoch()
+			if !augment(gi) {
 				return assigned, gi
 			}
 		}
 	}
-	for gi, a := range assigned {
-		pos := make(map[int32]int, len(lists[gi]))
-		for i, n := range lists[gi] {
-			pos[n] = i
+	// Put each group's nodes back in its preference order.
+	for gi, l := range lists {
+		a := assigned[gi][:0]
+		for _, n := range l {
+			if sc.ownEp[n] == mep && int(sc.owner[n]) == gi {
+				a = append(a, n)
+			}
 		}
-		slices.SortFunc(a, func(x, y int32) int { return pos[x] - pos[y] })
+		assigned[gi] = a
 	}
 	return assigned, -1
 }

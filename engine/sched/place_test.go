@@ -59,6 +59,18 @@ func TestPlace(t *testing.T) {
 			req:   Request{Groups: grp1(1, "a1", "a2"), Walltime: h},
 			start: h, nodes: []string{"a1"}},
 
+		{name: "a window ending exactly at the start is not free (exclusive end)",
+			// a1 can start in [0, 1h+1ns) only, then from 3h; a2 and a3 from 1h+1ns.
+			setup: []Allocation{def("x", 2*h, 3*h, "a1"), def("y", 0, h+1, "a2", "a3")},
+			req:   Request{Groups: grp1(2, "a1", "a2", "a3"), Walltime: h},
+			start: h + 1, nodes: []string{"a2", "a3"}},
+		{name: "node choice past a group's own horizon keeps candidate order",
+			// Group a alone could start at 1h (on a2); group b makes it 3h,
+			// when a1, first in order, is free too.
+			setup: []Allocation{def("x", 0, 2*h, "a1"), def("y", 0, h, "a2"), def("z", 0, 3*h, "b1")},
+			req:   Request{Groups: []Group{{Count: 1, Candidates: []string{"a1", "a2"}}, {Count: 1, Candidates: []string{"b1"}}}, Walltime: h},
+			start: 3 * h, nodes: []string{"a1", "b1"}},
+
 		// Advance reservations.
 		{name: "advance on free nodes",
 			req:   Request{Groups: grp1(1, cl...), Walltime: h, Start: at(5 * h)},
@@ -113,6 +125,14 @@ func TestPlace(t *testing.T) {
 		{name: "shared candidates that can never be matched",
 			req:  Request{Groups: []Group{{Count: 2, Candidates: []string{"n1", "n2"}}, {Count: 1, Candidates: []string{"n2", "n1"}}}, Walltime: h},
 			want: neverFits(1, 1, 0, 2, 0)},
+		{name: "many groups sharing candidates wait for a matching",
+			// Five groups of one node among the same five: all must be free.
+			setup: []Allocation{def("x1", 0, h, "n1"), def("x2", 0, 2*h, "n2"), def("x3", 0, 3*h, "n3"), def("x4", 0, 4*h, "n4"), def("x5", 0, 5*h, "n5")},
+			req: Request{Groups: []Group{
+				{Count: 1, Candidates: []string{"n1", "n2", "n3", "n4", "n5"}}, {Count: 1, Candidates: []string{"n1", "n2", "n3", "n4", "n5"}},
+				{Count: 1, Candidates: []string{"n1", "n2", "n3", "n4", "n5"}}, {Count: 1, Candidates: []string{"n1", "n2", "n3", "n4", "n5"}},
+				{Count: 1, Candidates: []string{"n5", "n4", "n3", "n2", "n1"}}}, Walltime: h},
+			start: 5 * h, nodes: []string{"n1", "n2", "n3", "n4", "n5"}},
 		{name: "more nodes than candidates",
 			req:  Request{Groups: []Group{{Count: 1, Candidates: cl}, {Count: 3, Candidates: []string{"b1", "b2"}}}, Walltime: h},
 			want: neverFits(1, 3, 2, 2, 0)},

@@ -49,7 +49,7 @@ func TestPropertyRandomStreams(t *testing.T) {
 			for _, k := range []string{
 				"asap", "asap-later", "advance", "advance-conflict", "past", "besteffort",
 				"besteffort-conflict", "preempt", "never-fits", "walltime", "bad",
-				"shared-groups", "multi-group", "resize-extend", "resize-shorten",
+				"shared-groups", "multi-group", "many-shared-groups", "many-shared-placed", "resize-extend", "resize-shorten",
 				"resize-conflict", "resize-preempt", "add", "add-conflict", "down", "schedule",
 			} {
 				if w.stats[k] == 0 {
@@ -141,9 +141,15 @@ func (w *world) randRequest() Request {
 		ng = 2
 	}
 	perm := r.Perm(len(w.clusters))
+	many := r.IntN(25) == 0 // more groups than the Hall sweep handles
+	if many {
+		ng = hallMaxGroups + 1 + r.IntN(2)
+	}
 	for i := range ng {
 		var cands []string
-		if r.IntN(5) == 0 {
+		if many {
+			cands = w.sample(w.clusters[0], 2+r.IntN(5))
+		} else if r.IntN(5) == 0 {
 			cands = w.sample(w.all, 1+r.IntN(6)) // across clusters: may share nodes with other groups
 		} else {
 			cl := w.clusters[perm[i]]
@@ -167,7 +173,9 @@ func (w *world) randRequest() Request {
 			cands = append(slices.Clone(cands), cands[0])
 		}
 		count := 1 + r.IntN(min(4, len(cands)))
-		if r.IntN(10) == 0 {
+		if many {
+			count = 1 + r.IntN(2)
+		} else if r.IntN(10) == 0 {
 			count = len(cands) + 1 // more than it can ever get
 		}
 		req.Groups = append(req.Groups, Group{Count: count, Candidates: cands})
@@ -384,6 +392,9 @@ func (w *world) verifyPlace(req Request, p Placement, err error) (placed bool) {
 	if len(req.Groups) > 1 {
 		w.stats["multi-group"]++
 	}
+	if len(req.Groups) > hallMaxGroups && shared {
+		w.stats["many-shared-groups"]++
+	}
 	if !hall(ups, counts) {
 		var nf *NeverFitsError
 		if !errors.As(err, &nf) {
@@ -513,21 +524,28 @@ func (w *world) verifyPlace(req Request, p Placement, err error) (placed bool) {
 	if len(wantPre) > 0 {
 		w.stats["preempt"]++
 	}
-	// Node preference, for one group: idle nodes first, then candidate order.
-	if len(req.Groups) == 1 {
-		var clean, pre []string
-		for _, n := range ups[0] {
-			switch {
-			case len(w.busy(n, want, end, be)) != 0:
-			case len(w.busy(n, want, end, true)) != 0:
-				pre = append(pre, n)
-			default:
-				clean = append(clean, n)
+	if len(req.Groups) > hallMaxGroups && shared {
+		w.stats["many-shared-placed"]++
+	}
+	// Node preference, when groups share no candidate: in each group, idle
+	// nodes first, then candidate order.
+	if !shared {
+		k := 0
+		for i, c := range counts {
+			var clean, pre []string
+			for _, n := range ups[i] {
+				switch {
+				case len(w.busy(n, want, end, be)) != 0:
+				case len(w.busy(n, want, end, true)) != 0:
+					pre = append(pre, n)
+				default:
+					clean = append(clean, n)
+				}
 			}
-		}
-		pref := append(clean, pre...)[:counts[0]]
-		if !slices.Equal(p.Nodes, pref) {
-			w.fatalf("%+v: nodes %v, preferred %v", req, p.Nodes, pref)
+			if pref := append(clean, pre...)[:c]; !slices.Equal(p.Nodes[k:k+c], pref) {
+				w.fatalf("%+v: group %d got %v, preferred %v", req, i, p.Nodes[k:k+c], pref)
+			}
+			k += c
 		}
 	}
 	return true

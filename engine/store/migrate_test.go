@@ -10,11 +10,12 @@ import (
 )
 
 // latestVersion is the newest migration; bump it with each new migration.
-const latestVersion = 2
+const latestVersion = 3
 
 var (
 	tablesV1 = []string{"oauth_clients", "project_members", "projects", "settings", "tokens", "users"}
 	tablesV2 = []string{"node_states", "testbed_versions"}
+	tablesV3 = []string{"reservation_events", "reservations"}
 )
 
 // tables lists the tables of the store's schema, migrate's own excepted.
@@ -59,7 +60,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 		must(t, s.MigrateUp(ctx), "MigrateUp")
 		wantVersion(t, s, latestVersion)
-		wantTables(t, s, tablesV1, tablesV2)
+		wantTables(t, s, tablesV1, tablesV2, tablesV3)
 		must(t, s.MigrateUp(ctx), "MigrateUp again")
 		wantVersion(t, s, latestVersion)
 
@@ -70,6 +71,9 @@ func TestMigrateUpDownUp(t *testing.T) {
 		must(t, s.SetNodeState(ctx, "n-1", "down", "test"), "SetNodeState")
 
 		must(t, s.MigrateDown(ctx, 1), "MigrateDown(1)")
+		wantVersion(t, s, 2)
+		wantTables(t, s, tablesV1, tablesV2)
+		must(t, s.MigrateDown(ctx, 1), "MigrateDown(1) again")
 		wantVersion(t, s, 1)
 		wantTables(t, s, tablesV1)
 		_, err = s.GetUser(ctx, "alice")
@@ -84,7 +88,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 		must(t, s.MigrateUp(ctx), "MigrateUp after down")
 		wantVersion(t, s, latestVersion)
-		wantTables(t, s, tablesV1, tablesV2)
+		wantTables(t, s, tablesV1, tablesV2, tablesV3)
 		if _, err := s.GetUser(ctx, "alice"); err == nil {
 			t.Fatal("user survived a full down migration")
 		}

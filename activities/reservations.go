@@ -1,0 +1,74 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/gridflow/gridflow/engine/store"
+)
+
+// SetReservationState records a state change. Moving out of a final state is
+// refused by the store; that is not an error here, so a retried activity is
+// idempotent.
+func (a *Activities) SetReservationState(ctx context.Context, id, state, reason string) error {
+	_, err := a.Store.SetReservationState(ctx, id, state, reason)
+	if errors.Is(err, store.ErrFinal) {
+		return nil
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "NotFound", err)
+	}
+	return err
+}
+
+// LaunchReservation marks the reservation's nodes reserved. Nodes that went
+// down since the placement make the launch fail (no retry helps).
+func (a *Activities) LaunchReservation(ctx context.Context, id string) error {
+	r, err := a.Store.GetReservation(ctx, id)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "NotFound", err)
+	}
+	states, err := a.Store.NodeStates(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range r.Nodes {
+		if states[n].State == "down" {
+			err := fmt.Errorf("node %s is down: %s", n, states[n].Reason)
+			return temporal.NewNonRetryableApplicationError(err.Error(), "NodeDown", err)
+		}
+	}
+	for _, n := range r.Nodes {
+		if err := a.Store.SetNodeState(ctx, n, "reserved", "reservation "+id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReleaseReservation frees the reservation's nodes: a node still marked as held
+// by this reservation becomes free; a node down or taken since is left alone.
+func (a *Activities) ReleaseReservation(ctx context.Context, id string) error {
+	r, err := a.Store.GetReservation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	states, err := a.Store.NodeStates(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range r.Nodes {
+		if st, ok := states[n]; ok && st.Reason == "reservation "+id {
+			if err := a.Store.SetNodeState(ctx, n, store.StateFree, "released by "+id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS reservation_events;
+DROP TABLE IF EXISTS reservations;

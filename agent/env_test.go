@@ -138,7 +138,7 @@ func TestInstallEnvironment(t *testing.T) {
 		req  EnvironmentRequest
 		want int
 	}{
-		{EnvironmentRequest{Name: "x", URL: srv.URL + "/good.tar.gz"}, http.StatusBadRequest},                          // no checksum
+		{EnvironmentRequest{Name: "x", URL: srv.URL + "/good.tar.gz"}, http.StatusBadRequest},                            // no checksum
 		{EnvironmentRequest{Name: "../x", URL: srv.URL + "/good.tar.gz", Checksum: req.Checksum}, http.StatusBadRequest}, // bad name
 		{EnvironmentRequest{Name: "x", URL: "ftp://h/x", Checksum: req.Checksum}, http.StatusBadRequest},
 		{EnvironmentRequest{Name: "x", URL: "file:../state.json", Checksum: req.Checksum}, http.StatusBadRequest},

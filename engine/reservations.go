@@ -173,7 +173,8 @@ func (e *Engine) SubmitReservation(ctx context.Context, req ReservationRequest) 
 			e.Logger.Warn("cannot signal a preempted reservation", "reservation", id, "err", err)
 		}
 	}
-	return e.Store.GetReservation(ctx, res.ID)
+	res.CreatedAt, res.UpdatedAt = now.UTC(), now.UTC()
+	return res, nil
 }
 
 func schedError(err error) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -97,6 +98,44 @@ func (c apiClient) nodeState(node string) string {
 	return n.State
 }
 
+// streamStates reads /v1/reservations/events until reservation id reaches
+// final, and returns the states the stream gave for it.
+func streamStates(t *testing.T, c apiClient, id, final string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/v1/reservations/events?after=0", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("events content type %q", ct)
+	}
+	var states []string
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var e struct{ Reservation, State string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("bad event %q", line)
+		}
+		if e.Reservation == id {
+			states = append(states, e.State)
+			if e.State == final {
+				return states
+			}
+		}
+	}
+	t.Fatalf("stream ended before %s was %s: %v (%v)", id, final, states, sc.Err())
+	return nil
+}
+
 // recordHistory writes a finished workflow's history for the replay tests of
 // package workflows when GRIDFLOW_RECORD_HISTORIES=1.
 func recordHistory(t *testing.T, d *devProcess, id, name string) {
@@ -177,6 +216,10 @@ func TestReservationLifecycleThroughREST(t *testing.T) {
 	recordHistory(t, d, long.UID, "reservation-cancel.json")
 	if s := admin.nodeState(long.Nodes[0]); s != "free" {
 		t.Fatalf("canceled reservation's node is %q", s)
+	}
+	// The event stream replays every change, in order, from the start.
+	if got := streamStates(t, admin, r.UID, "terminated"); strings.Join(got, ",") != "waiting,launching,running,terminated" {
+		t.Fatalf("SSE states of %s: %v", r.UID, got)
 	}
 	var p struct{ Detail string }
 	if code := admin.do("DELETE", "/v1/sites/s/reservations/"+long.UID, nil, &p); code != 409 {

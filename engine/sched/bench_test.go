@@ -155,3 +155,20 @@ func BenchmarkPlaceSharedGroups(b *testing.B) {
 	}
 	reportRate(b, n, cpuTime()-cpu0)
 }
+
+// BenchmarkRebuild measures building the benchmark testbed's Gantt from its
+// 10,000 allocations with Add, as a caller that rebuilds the schedule from the
+// store for each decision does.
+func BenchmarkRebuild(b *testing.B) {
+	bed := newBenchBed(b, 50)
+	allocs := bed.g.Allocations()
+	for b.Loop() {
+		g := NewGantt()
+		for _, a := range allocs {
+			if err := g.Add(a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(len(allocs)), "allocations")
+}

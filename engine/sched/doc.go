@@ -32,9 +32,11 @@
 //   - A request asks for one or more groups, each "Count nodes among these
 //     Candidates" (the caller has already applied the properties filter).
 //     Groups get distinct nodes; when candidate lists overlap the assignment is
-//     a bipartite matching, so a request is refused only when no assignment
-//     exists. A group that can never be satisfied, because it wants more nodes
-//     than it has up candidates, fails with *NeverFitsError.
+//     a bipartite matching (Hall's condition decides when one exists), so a
+//     request is refused only when no assignment exists. A group that can
+//     never be satisfied, because it wants more nodes than it has up
+//     candidates (or than the other groups leave it), fails with
+//     *NeverFitsError. Duplicate candidates count once.
 //   - As soon as possible (Start zero): first fit. The placement starts at the
 //     earliest time t >= now such that every group has enough candidates free
 //     over the whole [t, t+Walltime). Such a t is always now or the end of an
@@ -59,7 +61,8 @@
 //     reservation actually needs its nodes.
 //   - Node choice is deterministic: within a group, nodes that need no
 //     preemption come first, then the Candidates order as given (sort the
-//     candidates to get name order, or order them by preference).
+//     candidates to get name order, or order them by preference). When groups
+//     share candidates the matching keeps to that order as far as it can.
 //   - Walltime extension (Resize to a later End) succeeds only when every node
 //     of the allocation is free over [old End, new End); a conflict is a
 //     *ConflictError naming the blocking allocations and nothing changes.
@@ -69,9 +72,25 @@
 //
 // # Performance
 //
-// Each node keeps its intervals sorted by start, so a decision costs about one
-// pass over the candidate nodes' intervals after now, never a scan of all
-// allocations: on a 10,000-node testbed holding 10,000 allocations it takes a
-// few tens of microseconds (see BenchmarkPlace). A Gantt is not safe for
+// Each node keeps its intervals sorted by start, admin and default apart from
+// besteffort, with a small cached summary (when it is free for good, its first
+// start, its longest gap). A decision reads the candidates' summaries, walks
+// the intervals only of nodes whose gaps could matter, and sweeps the start
+// windows they give; it never scans the allocations. Resolved candidate lists
+// are cached, so asking again for a cluster's nodes costs a string comparison
+// per candidate rather than a map lookup. On a 10,000-node testbed holding
+// 10,000 allocations a decision over a 1,000-node cluster takes some tens of
+// microseconds (see BenchmarkPlace); groups sharing candidates cost one sweep
+// per subset of groups, some hundreds of microseconds. A Gantt is not safe for
 // concurrent use; Place keeps scratch buffers in it.
+//
+// # Typical use
+//
+//	p, err := g.Place(req, now, sched.DefaultPolicy())
+//	if err != nil { ... }             // *NeverFitsError, *ConflictError, ...
+//	// end the reservations in p.Preempt in the store, record p.Allocation
+//	if err := g.Commit(p); err != nil { ... }
+//
+// A scheduling round places the pending requests in priority order with
+// Schedule; a walltime change is Resize; an ended reservation is Remove.
 package sched

@@ -17,9 +17,11 @@ var (
 
 const maxWalltime = 50 * 365 * 24 * time.Hour
 
-func checkTime(what string, t time.Time) error {
+// checkTime refuses a time outside the supported range; id and what say
+// which one in the message.
+func checkTime(id, what string, t time.Time) error {
 	if t.Before(minTime) || t.After(maxTime) {
-		return badRequest("%s %s is outside the years 1970-2200", what, t.Format(time.RFC3339))
+		return badRequest("%s: %s %s is outside 1970 to 2200", id, what, t.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -192,10 +194,10 @@ func (g *Gantt) newAlloc(a Allocation) (*alloc, error) {
 	if len(a.Nodes) == 0 {
 		return nil, badRequest("allocation %s holds no nodes", a.ID)
 	}
-	if err := checkTime("allocation "+a.ID+" start", a.Start); err != nil {
+	if err := checkTime(a.ID, "start", a.Start); err != nil {
 		return nil, err
 	}
-	if err := checkTime("allocation "+a.ID+" end", a.End); err != nil {
+	if err := checkTime(a.ID, "end", a.End); err != nil {
 		return nil, err
 	}
 	if !a.End.After(a.Start) {
@@ -298,7 +300,7 @@ func (g *Gantt) Resize(id string, newEnd time.Time, pol Policy) (preempted []str
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	if err := checkTime("new end", newEnd); err != nil {
+	if err := checkTime(id, "new end", newEnd); err != nil {
 		return nil, err
 	}
 	ne := newEnd.UnixNano()

@@ -179,7 +179,7 @@ func (g *Gantt) validate(req Request, now time.Time, pol Policy) error {
 	if req.Walltime > maxWalltime {
 		return badRequest("%s: walltime %s is longer than 50 years", req.ID, req.Walltime)
 	}
-	if err := checkTime("now", now); err != nil {
+	if err := checkTime(req.ID, "now", now); err != nil {
 		return err
 	}
 	if len(req.Groups) == 0 {
@@ -194,7 +194,7 @@ func (g *Gantt) validate(req Request, now time.Time, pol Policy) error {
 		if req.Queue == QueueBestEffort {
 			return badRequest("%s: besteffort reservations start when nodes are idle; leave Start zero", req.ID)
 		}
-		if err := checkTime("start", req.Start); err != nil {
+		if err := checkTime(req.ID, "start", req.Start); err != nil {
 			return err
 		}
 		if req.Start.Before(now) {
@@ -264,7 +264,9 @@ func (g *Gantt) earliest(now, w int64, overlap bool) (t int64, ok bool) {
 	for i := range sc.grps {
 		horizon = max(horizon, g.groupT(i, now))
 	}
-
+	if t, ok := g.tryTimes(now, w, horizon, -1); ok {
+		return t, true
+	}
 	return g.tryTimes(now, w, forever, horizon)
 }
 

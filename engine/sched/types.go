@@ -68,6 +68,8 @@ type Request struct {
 }
 
 // Allocation is a set of nodes held by one reservation over [Start, End).
+// Times are kept to the nanosecond and returned in UTC; times the Gantt
+// accepts lie between 1970 and 2200.
 type Allocation struct {
 	ID    string
 	Queue Queue

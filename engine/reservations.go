@@ -88,6 +88,9 @@ func (e *Engine) gantt(ctx context.Context, a *store.AllocTx, now time.Time) (*s
 	}
 	byID := make(map[string]store.Reservation, len(active))
 	for _, r := range active {
+		if !r.EndAt.After(r.StartAt) {
+			continue // preempted before it started: holds nothing
+		}
 		start := r.StartAt
 		if err := g.Add(sched.Allocation{ID: r.ID, Queue: sched.Queue(r.Queue), Nodes: r.Nodes, Start: start, End: r.EndAt}); err != nil {
 			// The store holds overlapping allocations: never expected, and worth

@@ -122,6 +122,10 @@ func TestDevRoleServesAndRestartKeepsData(t *testing.T) {
 	if code, body := get(t, "http://"+d.ui+"/", ""); code != 200 || !strings.Contains(strings.ToLower(string(body)), "<html") {
 		t.Fatalf("Temporal UI = %d %.200s", code, body)
 	}
+	// Workflow metrics reach /metrics (the worker polls as soon as it starts).
+	if code, body := get(t, api+"/metrics", ""); code != 200 || !strings.Contains(string(body), `task_queue="gridflow"`) {
+		t.Fatalf("metrics lack the worker's Temporal metrics: %d", code)
+	}
 	// Some state to keep across the restart.
 	req, _ := http.NewRequest("POST", api+"/v1/users", strings.NewReader(`{"name":"alice","password":"alice-password"}`))
 	req.Header.Set("Authorization", "Bearer "+token)

@@ -23,6 +23,7 @@ import (
 	"github.com/gridflow/gridflow/campaigns"
 	"github.com/gridflow/gridflow/dsl/testbed"
 	"github.com/gridflow/gridflow/engine"
+	"github.com/gridflow/gridflow/engine/metrics"
 	"github.com/gridflow/gridflow/engine/store"
 	"github.com/gridflow/gridflow/workflows"
 )
@@ -182,6 +183,8 @@ func (r *role) prepare(ctx context.Context) (*prepared, error) {
 
 // start connects a prepared role to Temporal and serves the API.
 func (r *role) start(ctx context.Context, p *prepared) (*running, error) {
+	reg := prometheus.NewRegistry()
+	r.temporal.MetricsHandler = metrics.NewHandler(reg)
 	tc, err := client.DialContext(ctx, r.temporal)
 	if err != nil {
 		p.st.Close()
@@ -200,7 +203,6 @@ func (r *role) start(ctx context.Context, p *prepared) (*running, error) {
 			r.log.Warn("cannot create the maintenance schedule; expired tokens will not be purged", "err", err)
 		}
 	}()
-	reg := prometheus.NewRegistry()
 	srv := &http.Server{
 		Handler:           api.New(p.eng, api.Options{Logger: r.log, Registry: reg}),
 		ReadHeaderTimeout: 10 * time.Second,

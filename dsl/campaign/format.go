@@ -10,8 +10,15 @@ import (
 )
 
 // Format rewrites HCL source in canonical layout, for `gridflow fmt`. Source
-// with syntax errors comes back with only its whitespace normalised.
-func Format(src []byte) []byte { return hclwrite.Format(src) }
+// with syntax errors comes back with only its whitespace normalised; source
+// beyond the limits of Load (size, nesting) comes back unchanged, since
+// hclwrite takes quadratic time on deeply nested input.
+func Format(src []byte) []byte {
+	if prescan(src, "").HasErrors() {
+		return src
+	}
+	return hclwrite.Format(src)
+}
 
 // FormatDiagnostics renders diagnostics for a terminal, each as
 //

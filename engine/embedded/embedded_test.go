@@ -439,7 +439,8 @@ func TestLoadOrCreateState(t *testing.T) {
 // `gridflow dev` restart). Stop is not timed.
 func BenchmarkStartReady(b *testing.B) {
 	dir := b.TempDir()
-	s, err := Start(context.Background(), Config{DataDir: dir, FrontendAddress: "127.0.0.1:0", UIAddress: "127.0.0.1:0", Logger: testLogger()})
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := Start(context.Background(), Config{DataDir: dir, FrontendAddress: "127.0.0.1:0", UIAddress: "127.0.0.1:0", Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -448,7 +449,7 @@ func BenchmarkStartReady(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		s, err := Start(context.Background(), Config{DataDir: dir, FrontendAddress: "127.0.0.1:0", UIAddress: "127.0.0.1:0", Logger: testLogger()})
+		s, err := Start(context.Background(), Config{DataDir: dir, FrontendAddress: "127.0.0.1:0", UIAddress: "127.0.0.1:0", Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -116,7 +116,10 @@ func (d *Driver) verifyImage(ctx context.Context, n *node, env hw.EnvSpec, want 
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return ctxErr(op, n.uid, hw.Errorf(op, n.uid, hw.Unavailable, "download %s: %v", env.URL, err))
+			if ctx.Err() != nil {
+				return ctxErr(op, n.uid, ctx.Err())
+			}
+			return hw.Errorf(op, n.uid, hw.Unavailable, "download %s: %v", env.URL, err)
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
@@ -128,7 +131,10 @@ func (d *Driver) verifyImage(ctx context.Context, n *node, env hw.EnvSpec, want 
 		}
 		got, _, err := checksum.Of(&rateReader{r: resp.Body, t: newThrottle(ctx, d.cfg.CopyRate)}, want.Algorithm)
 		if err != nil {
-			return ctxErr(op, n.uid, hw.Errorf(op, n.uid, hw.Unavailable, "download %s: %v", env.URL, err))
+			if ctx.Err() != nil {
+				return ctxErr(op, n.uid, ctx.Err())
+			}
+			return hw.Errorf(op, n.uid, hw.Unavailable, "download %s: %v", env.URL, err)
 		}
 		if !got.Equal(want) {
 			return mismatch(got.String())

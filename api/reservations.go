@@ -14,6 +14,7 @@ import (
 
 	"github.com/gridflow/gridflow/dsl/units"
 	"github.com/gridflow/gridflow/engine"
+	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
 )
 
@@ -104,7 +105,7 @@ func nonNilStrings(s []string) []string {
 
 // engineError maps engine errors to problems.
 func engineError(err error, what string) error {
-	var re *engine.RequestError
+	var re *resv.RequestError
 	switch {
 	case errors.As(err, &re):
 		return huma.NewError(re.Status, re.Msg)
@@ -130,8 +131,8 @@ func parseStart(v string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
-func filterOf(cluster string, p *Properties) (engine.NodeFilter, error) {
-	f := engine.NodeFilter{Cluster: cluster}
+func filterOf(cluster string, p *Properties) (resv.NodeFilter, error) {
+	f := resv.NodeFilter{Cluster: cluster}
 	if p != nil {
 		f.MinCores, f.MinGPUs, f.GPUModel = p.MinCores, p.MinGPUs, p.GPUModel
 		if p.MinMemory != "" {
@@ -237,7 +238,7 @@ func (s *Server) registerReservations(api huma.API) {
 		if b.Project != "" && !p.User.Admin && !slices.Contains(p.User.Projects, b.Project) {
 			return nil, huma.Error403Forbidden("you are not a member of project " + quote(b.Project))
 		}
-		req := engine.ReservationRequest{Site: in.Site, Owner: p.User.Name, Project: b.Project, Name: b.Name, Queue: b.Queue,
+		req := resv.ReservationRequest{Site: in.Site, Owner: p.User.Name, Project: b.Project, Name: b.Name, Queue: b.Queue,
 			Types: b.Types, Walltime: wall, Start: start}
 		switch {
 		case b.Nodes > 0 && len(b.Resources) > 0:
@@ -247,19 +248,19 @@ func (s *Server) registerReservations(api huma.API) {
 			if err != nil {
 				return nil, huma.Error422UnprocessableEntity("properties.min_memory: " + err.Error())
 			}
-			req.Groups = []engine.NodeGroup{{Count: b.Nodes, Filter: f}}
+			req.Groups = []resv.NodeGroup{{Count: b.Nodes, Filter: f}}
 		case len(b.Resources) > 0:
 			for i, g := range b.Resources {
 				f, err := filterOf(g.Cluster, g.Properties)
 				if err != nil {
 					return nil, huma.Error422UnprocessableEntity(fmt.Sprintf("resources[%d].properties.min_memory: %v", i, err))
 				}
-				req.Groups = append(req.Groups, engine.NodeGroup{Count: g.Nodes, Filter: f})
+				req.Groups = append(req.Groups, resv.NodeGroup{Count: g.Nodes, Filter: f})
 			}
 		default:
 			return nil, huma.Error422UnprocessableEntity("ask for at least one node: nodes = N, or resources")
 		}
-		r, err := s.eng.SubmitReservation(ctx, req)
+		r, err := s.eng.Reservations.Submit(ctx, req)
 		if err != nil {
 			return nil, engineError(err, "reservation")
 		}
@@ -300,13 +301,17 @@ func (s *Server) registerReservations(api huma.API) {
 	del.DefaultStatus = http.StatusAccepted
 	huma.Register(api, del, func(ctx context.Context, in *ReservationPath) (*struct {
 		Location string `header:"Location"`
-	}, error) { if _, err := s.ownReservation(ctx, in.Site, in.ID); err != nil {
-		return nil, err
-	}; if err := s.eng.CancelReservation(ctx, in.ID); err != nil {
-		return nil, engineError(err, "reservation")
-	}; return &struct {
-		Location string `header:"Location"`
-	}{base(ctx) + "/sites/" + in.Site + "/reservations/" + in.ID}, nil })
+	}, error) {
+		if _, err := s.ownReservation(ctx, in.Site, in.ID); err != nil {
+			return nil, err
+		}
+		if err := s.eng.Reservations.Cancel(ctx, in.ID); err != nil {
+			return nil, engineError(err, "reservation")
+		}
+		return &struct {
+			Location string `header:"Location"`
+		}{base(ctx) + "/sites/" + in.Site + "/reservations/" + in.ID}, nil
+	})
 	wall := op("set-reservation-walltime", http.MethodPost, "/v1/sites/{site}/reservations/{id}/walltime", "Extend or shorten a reservation", "reservations")
 	wall.DefaultStatus = http.StatusAccepted
 	huma.Register(api, wall, func(ctx context.Context, in *struct {
@@ -322,7 +327,7 @@ func (s *Server) registerReservations(api huma.API) {
 		if err != nil || d <= 0 {
 			return nil, huma.Error422UnprocessableEntity("walltime: write \"3h\", \"03:00:00\" or a number of seconds greater than 0")
 		}
-		r, err := s.eng.SetWalltime(ctx, in.ID, d)
+		r, err := s.eng.Reservations.SetWalltime(ctx, in.ID, d)
 		if err != nil {
 			return nil, engineError(err, "reservation")
 		}

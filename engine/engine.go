@@ -16,11 +16,12 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/gridflow/gridflow/dsl/testbed"
+	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
 )
 
 // TaskQueue is the Temporal task queue every Gridflow worker polls.
-const TaskQueue = "gridflow"
+const TaskQueue = resv.TaskQueue
 
 // Engine ties the durable pieces together. Several engines (replicas) may share one
 // store and one Temporal cluster; none keeps state that the others need.
@@ -28,6 +29,8 @@ type Engine struct {
 	Store    *store.Store
 	Temporal client.Client // nil when running without Temporal (some API tests)
 	Logger   *slog.Logger
+	// Reservations places and changes reservations.
+	Reservations *resv.Service
 
 	mu        sync.Mutex
 	snapshots map[string]*Snapshot // parsed testbed versions by uid; versions are immutable
@@ -46,7 +49,22 @@ func New(st *store.Store, tc client.Client, logger *slog.Logger) *Engine {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Engine{Store: st, Temporal: tc, Logger: logger, snapshots: map[string]*Snapshot{}}
+	e := &Engine{Store: st, Logger: logger, snapshots: map[string]*Snapshot{}}
+	e.Reservations = &resv.Service{Store: st, Logger: logger, Testbed: func(ctx context.Context) (*testbed.Testbed, error) {
+		s, err := e.Current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return s.Testbed, nil
+	}}
+	e.SetTemporal(tc)
+	return e
+}
+
+// SetTemporal connects the engine to Temporal once a client exists.
+func (e *Engine) SetTemporal(tc client.Client) {
+	e.Temporal = tc
+	e.Reservations.Temporal = tc
 }
 
 // latestTTL bounds how stale a replica's view of the current testbed can be when

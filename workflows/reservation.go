@@ -7,22 +7,19 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/gridflow/gridflow/activities"
+	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
 )
 
-// Signals a reservation workflow accepts.
+// Signals a reservation workflow accepts (see package resv).
 const (
-	SignalCancel   = "cancel"   // the owner deletes the reservation
-	SignalPreempt  = "preempt"  // a normal reservation needs a besteffort one's nodes
-	SignalWalltime = "walltime" // the end moved (payload: the new end); the store already holds it
+	SignalCancel   = resv.SignalCancel
+	SignalPreempt  = resv.SignalPreempt
+	SignalWalltime = resv.SignalWalltime
 )
 
 // ReservationParams start a reservation workflow; its id is the reservation id.
-type ReservationParams struct {
-	ID    string
-	Start time.Time
-	End   time.Time
-}
+type ReservationParams = resv.Params
 
 // ReservationResult is the final state the workflow reached.
 type ReservationResult struct {

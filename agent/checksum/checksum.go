@@ -173,12 +173,3 @@ func Of(r io.Reader, algo string) (Sum, int64, error) {
 	}
 	return h.Sum(algo), n, nil
 }
-
-// MismatchError says that received bytes do not have the expected checksum.
-type MismatchError struct {
-	Expected, Actual Sum
-}
-
-func (e *MismatchError) Error() string {
-	return fmt.Sprintf("checksum mismatch: expected %s, got %s", e.Expected, e.Actual)
-}

@@ -190,7 +190,7 @@ func (r *role) start(ctx context.Context, p *prepared) (*running, error) {
 		p.st.Close()
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", r.temporal.HostPort, err)
 	}
-	p.eng.Temporal = tc
+	p.eng.SetTemporal(tc)
 	w := engine.NewWorker(tc, p.st)
 	if err := w.Start(); err != nil {
 		tc.Close()

@@ -276,7 +276,7 @@ func durationValue(v cty.Value) (time.Duration, string) {
 	return 0, "must be a duration such as \"2h\", \"90m\", \"01:30:00\" or a number of seconds"
 }
 
-// missing reports required arguments that are absent; it runs in the
+// missingArgs reports required arguments that are absent; it runs in the
 // structural phase, before any value is evaluated.
 func missingArgs(spec *blockSpec, content *hcl.BodyContent, blk *hcl.Block, what string) hcl.Diagnostics {
 	var diags hcl.Diagnostics

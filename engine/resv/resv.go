@@ -1,10 +1,14 @@
-package engine
+// Package resv is the reservation service: it places reservations race-free
+// under the store's allocation lock, starts their workflows, and changes or
+// cancels them. The API and the campaign activities both use it.
+package resv
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -15,8 +19,37 @@ import (
 	"github.com/gridflow/gridflow/dsl/testbed"
 	"github.com/gridflow/gridflow/engine/sched"
 	"github.com/gridflow/gridflow/engine/store"
-	"github.com/gridflow/gridflow/workflows"
 )
+
+// TaskQueue is the Temporal task queue every Gridflow worker polls.
+const TaskQueue = "gridflow"
+
+// WorkflowName is the registered name of the reservation workflow; the
+// service starts it by name so that this package need not import workflows.
+const WorkflowName = "Reservation"
+
+// Signals a reservation workflow accepts.
+const (
+	SignalCancel   = "cancel"   // the owner deletes the reservation
+	SignalPreempt  = "preempt"  // a normal reservation needs a besteffort one's nodes
+	SignalWalltime = "walltime" // the end moved (payload: the new end); the store already holds it
+)
+
+// Params start a reservation workflow; its id is the reservation id.
+type Params struct {
+	ID    string
+	Start time.Time
+	End   time.Time
+}
+
+// Service places and changes reservations.
+type Service struct {
+	Store    *store.Store
+	Temporal client.Client
+	// Testbed returns the current testbed.
+	Testbed func(ctx context.Context) (*testbed.Testbed, error)
+	Logger  *slog.Logger
+}
 
 // NodeFilter selects nodes by hardware; zero fields match everything.
 type NodeFilter struct {
@@ -71,7 +104,7 @@ var Policy = sched.DefaultPolicy()
 
 // gantt rebuilds the scheduler's view from the active reservations and the
 // down nodes. It runs under the allocation lock.
-func (e *Engine) gantt(ctx context.Context, a *store.AllocTx, now time.Time) (*sched.Gantt, map[string]store.Reservation, error) {
+func (e *Service) gantt(ctx context.Context, a *store.AllocTx, now time.Time) (*sched.Gantt, map[string]store.Reservation, error) {
 	active, err := a.Active(ctx, now)
 	if err != nil {
 		return nil, nil, err
@@ -102,13 +135,13 @@ func (e *Engine) gantt(ctx context.Context, a *store.AllocTx, now time.Time) (*s
 	return g, byID, nil
 }
 
-// SubmitReservation places a reservation race-free and starts its workflow.
-func (e *Engine) SubmitReservation(ctx context.Context, req ReservationRequest) (store.Reservation, error) {
-	snap, err := e.Current(ctx)
+// Submit places a reservation race-free and starts its workflow.
+func (e *Service) Submit(ctx context.Context, req ReservationRequest) (store.Reservation, error) {
+	tb, err := e.Testbed(ctx)
 	if err != nil {
 		return store.Reservation{}, err
 	}
-	site := snap.Testbed.Site(req.Site)
+	site := tb.Site(req.Site)
 	if site == nil {
 		return store.Reservation{}, reqErr(404, "no site %q", req.Site)
 	}
@@ -120,7 +153,7 @@ func (e *Engine) SubmitReservation(ctx context.Context, req ReservationRequest) 
 		if g.Count <= 0 {
 			return store.Reservation{}, reqErr(422, "group %d asks for %d nodes: ask for at least one", i+1, g.Count)
 		}
-		if g.Filter.Cluster != "" && snap.Testbed.Cluster(req.Site, g.Filter.Cluster) == nil {
+		if g.Filter.Cluster != "" && tb.Cluster(req.Site, g.Filter.Cluster) == nil {
 			return store.Reservation{}, reqErr(422, "site %s has no cluster %q", req.Site, g.Filter.Cluster)
 		}
 		var cands []string
@@ -164,7 +197,7 @@ func (e *Engine) SubmitReservation(ctx context.Context, req ReservationRequest) 
 		return store.Reservation{}, err
 	}
 	if _, err := e.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: res.ID, TaskQueue: TaskQueue},
-		workflows.Reservation, workflows.ReservationParams{ID: res.ID, Start: res.StartAt, End: res.EndAt}); err != nil {
+		WorkflowName, Params{ID: res.ID, Start: res.StartAt, End: res.EndAt}); err != nil {
 		// Nothing half-created: without a workflow the reservation would hold nodes forever.
 		if derr := e.Store.DeleteReservation(context.WithoutCancel(ctx), res.ID); derr != nil {
 			e.Logger.Error("cannot undo a reservation whose workflow did not start", "reservation", res.ID, "err", derr)
@@ -172,7 +205,7 @@ func (e *Engine) SubmitReservation(ctx context.Context, req ReservationRequest) 
 		return store.Reservation{}, fmt.Errorf("start the reservation workflow: %w", err)
 	}
 	for _, id := range preempted {
-		if err := e.Temporal.SignalWorkflow(ctx, id, "", workflows.SignalPreempt, sreq.ID); err != nil && !isNotFound(err) {
+		if err := e.Temporal.SignalWorkflow(ctx, id, "", SignalPreempt, sreq.ID); err != nil && !isNotFound(err) {
 			e.Logger.Warn("cannot signal a preempted reservation", "reservation", id, "err", err)
 		}
 	}
@@ -204,9 +237,9 @@ func isNotFound(err error) bool {
 	return errors.As(err, &nf)
 }
 
-// CancelReservation asks a reservation's workflow to end it (202: it happens
+// Cancel asks a reservation's workflow to end it (202: it happens
 // asynchronously; the nodes are released by the workflow).
-func (e *Engine) CancelReservation(ctx context.Context, id string) error {
+func (e *Service) Cancel(ctx context.Context, id string) error {
 	r, err := e.Store.GetReservation(ctx, id)
 	if err != nil {
 		return err
@@ -214,7 +247,7 @@ func (e *Engine) CancelReservation(ctx context.Context, id string) error {
 	if !slices.Contains(store.ActiveStates, r.State) {
 		return reqErr(409, "reservation %s already ended (%s)", id, r.State)
 	}
-	if err := e.Temporal.SignalWorkflow(ctx, id, "", workflows.SignalCancel, nil); err != nil {
+	if err := e.Temporal.SignalWorkflow(ctx, id, "", SignalCancel, nil); err != nil {
 		if isNotFound(err) {
 			return reqErr(409, "reservation %s already ended", id)
 		}
@@ -225,7 +258,7 @@ func (e *Engine) CancelReservation(ctx context.Context, id string) error {
 
 // SetWalltime changes a reservation's walltime (extend or shorten) when the
 // nodes stay free for it and the queue allows it.
-func (e *Engine) SetWalltime(ctx context.Context, id string, walltime time.Duration) (store.Reservation, error) {
+func (e *Service) SetWalltime(ctx context.Context, id string, walltime time.Duration) (store.Reservation, error) {
 	now := time.Now()
 	var newEnd time.Time
 	err := e.Store.WithAllocationLock(ctx, func(a *store.AllocTx) error {
@@ -257,7 +290,7 @@ func (e *Engine) SetWalltime(ctx context.Context, id string, walltime time.Durat
 	if err != nil {
 		return store.Reservation{}, err
 	}
-	if err := e.Temporal.SignalWorkflow(ctx, id, "", workflows.SignalWalltime, newEnd); err != nil && !isNotFound(err) {
+	if err := e.Temporal.SignalWorkflow(ctx, id, "", SignalWalltime, newEnd); err != nil && !isNotFound(err) {
 		return store.Reservation{}, err
 	}
 	return e.Store.GetReservation(ctx, id)

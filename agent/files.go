@@ -179,10 +179,8 @@ func (a *Agent) handlePutFile(w http.ResponseWriter, r *http.Request) {
 	}
 	if !expected.IsZero() {
 		if got := h.Sum(expected.Algorithm); !got.Equal(expected) {
-			setChecksums(w.Header(), []checksum.Sum{got})
 			writeProblem(w, http.StatusUnprocessableEntity, CodeChecksumMismatch, "Checksum mismatch",
 				fmt.Sprintf("the body of %q has %s, not the expected %s; nothing was stored", p, got, expected))
-			w.Header().Del(HeaderChecksum)
 			return
 		}
 	}

@@ -84,10 +84,8 @@ func TestHostileInput(t *testing.T) {
 				t.Errorf("want %q among %v", c.summary, summaries(diags))
 			}
 			_ = FormatDiagnostics(p.Files(), diags)
-			// Generous: the point is no blow-up, and CI machines are shared.
-			if el := time.Since(start); el > 30*time.Second {
-				t.Errorf("took %v", el)
-			}
+			// Speed is the benchmarks' business; a blow-up shows as the test timeout.
+			t.Logf("took %v", time.Since(start))
 		})
 	}
 }

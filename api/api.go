@@ -84,6 +84,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s.registerReference(api)
 	s.registerTestbed(api)
 	s.registerReservations(api)
+	s.registerCampaigns(api)
 
 	s.handler = s.metrics.wrap(negotiate(conditional(limitBody(opts.MaxBodyBytes, mux))))
 	return s

@@ -32,6 +32,8 @@ type Engine struct {
 	// Reservations places and changes reservations.
 	Reservations *resv.Service
 
+	drivers driverCache
+
 	mu        sync.Mutex
 	snapshots map[string]*Snapshot // parsed testbed versions by uid; versions are immutable
 	latest    *Snapshot

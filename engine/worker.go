@@ -1,19 +1,17 @@
 package engine
 
 import (
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/gridflow/gridflow/activities"
-	"github.com/gridflow/gridflow/engine/store"
 	"github.com/gridflow/gridflow/workflows"
 )
 
 // NewWorker returns a worker on the Gridflow task queue with every workflow and
 // activity registered; the caller starts and stops it.
-func NewWorker(tc client.Client, st *store.Store) worker.Worker {
-	w := worker.New(tc, TaskQueue, worker.Options{})
+func (e *Engine) NewWorker() worker.Worker {
+	w := worker.New(e.Temporal, TaskQueue, worker.Options{})
 	workflows.Register(w)
-	w.RegisterActivity(&activities.Activities{Store: st})
+	w.RegisterActivity(&activities.Activities{Store: e.Store, Reservations: e.Reservations, Drivers: e.Drivers})
 	return w
 }

@@ -10,5 +10,6 @@ import (
 // Register adds every workflow to a worker (or a replayer).
 func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflow(Maintenance)
+	w.RegisterWorkflow(Campaign)
 	w.RegisterWorkflowWithOptions(Reservation, workflow.RegisterOptions{Name: resv.WorkflowName})
 }

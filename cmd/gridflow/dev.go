@@ -24,6 +24,7 @@ func devCommand() *cli.Command {
 			stringFlag("ui-listen", "127.0.0.1:8233", "address of the Temporal Web UI"),
 			stringFlag("temporal-listen", "127.0.0.1:7233", "address of the embedded Temporal frontend (gRPC)"),
 			stringFlag("testbed", "", "HCL testbed description (default: the built-in testbed)"),
+			&cli.StringFlag{Name: "agent-token", Usage: "bearer token of the gridflow agents of agent-driven clusters", EnvVars: []string{"GRIDFLOW_AGENT_TOKEN"}},
 			stringFlag("admin-token", "", "bearer token of the built-in admin user (default: generated once and kept in the data dir)"),
 		}, logFlags...),
 		Action: runDev,
@@ -59,6 +60,7 @@ func runDev(c *cli.Context) error {
 		database:    filepath.Join(dataDir, "gridflow.db"),
 		testbedFile: c.String("testbed"),
 		adminToken:  c.String("admin-token"),
+		agentToken:  c.String("agent-token"),
 		tokenFile:   filepath.Join(dataDir, "admin-token"),
 		listener:    l,
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/gridflow/gridflow/campaigns"
 	"github.com/gridflow/gridflow/dsl/testbed"
 	"github.com/gridflow/gridflow/engine"
+	"github.com/gridflow/gridflow/engine/hw"
 	"github.com/gridflow/gridflow/engine/metrics"
 	"github.com/gridflow/gridflow/engine/store"
 	"github.com/gridflow/gridflow/workflows"
@@ -37,6 +38,7 @@ type role struct {
 	tokenFile   string // where a generated admin token is kept (dev only)
 	listener    net.Listener
 	temporal    client.Options
+	agentToken  string // how the drivers authenticate to gridflow agents
 }
 
 // openStore opens and migrates the store.
@@ -191,7 +193,8 @@ func (r *role) start(ctx context.Context, p *prepared) (*running, error) {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", r.temporal.HostPort, err)
 	}
 	p.eng.SetTemporal(tc)
-	w := engine.NewWorker(tc, p.st)
+	p.eng.SetDriverOptions(hw.Options{AgentToken: r.agentToken})
+	w := p.eng.NewWorker()
 	if err := w.Start(); err != nil {
 		tc.Close()
 		p.st.Close()

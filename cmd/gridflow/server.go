@@ -28,6 +28,7 @@ func serverCommand() *cli.Command {
 			stringFlag("temporal-tls-key", "", "PEM client key for mutual TLS"),
 			stringFlag("temporal-tls-server-name", "", "server name to verify in Temporal's certificate"),
 			stringFlag("testbed", "", "HCL testbed description (default: the built-in testbed); a changed file becomes a new version"),
+			&cli.StringFlag{Name: "agent-token", Usage: "bearer token of the gridflow agents of agent-driven clusters", EnvVars: []string{"GRIDFLOW_AGENT_TOKEN"}},
 			stringFlag("admin-token", "", "bearer token of the built-in admin user"),
 		}, logFlags...),
 		Action: runServer,
@@ -55,7 +56,7 @@ func runServer(c *cli.Context) error {
 	}
 	defer l.Close()
 	r := &role{log: log, database: c.String("database"), testbedFile: c.String("testbed"),
-		adminToken: c.String("admin-token"), listener: l, temporal: opts}
+		adminToken: c.String("admin-token"), agentToken: c.String("agent-token"), listener: l, temporal: opts}
 	prep, err := r.prepare(ctx)
 	if err != nil {
 		return err

@@ -10,12 +10,13 @@ import (
 )
 
 // latestVersion is the newest migration; bump it with each new migration.
-const latestVersion = 3
+const latestVersion = 4
 
 var (
 	tablesV1 = []string{"oauth_clients", "project_members", "projects", "settings", "tokens", "users"}
 	tablesV2 = []string{"node_states", "testbed_versions"}
 	tablesV3 = []string{"reservation_events", "reservations"}
+	tablesV4 = []string{"campaign_steps", "campaigns"}
 )
 
 // tables lists the tables of the store's schema, migrate's own excepted.
@@ -60,7 +61,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 		must(t, s.MigrateUp(ctx), "MigrateUp")
 		wantVersion(t, s, latestVersion)
-		wantTables(t, s, tablesV1, tablesV2, tablesV3)
+		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4)
 		must(t, s.MigrateUp(ctx), "MigrateUp again")
 		wantVersion(t, s, latestVersion)
 
@@ -70,7 +71,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 		must(t, err, "CreateUser")
 		must(t, s.SetNodeState(ctx, "n-1", "down", "test"), "SetNodeState")
 
-		must(t, s.MigrateDown(ctx, 1), "MigrateDown(1)")
+		must(t, s.MigrateDown(ctx, 2), "MigrateDown(2)")
 		wantVersion(t, s, 2)
 		wantTables(t, s, tablesV1, tablesV2)
 		must(t, s.MigrateDown(ctx, 1), "MigrateDown(1) again")
@@ -88,7 +89,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 		must(t, s.MigrateUp(ctx), "MigrateUp after down")
 		wantVersion(t, s, latestVersion)
-		wantTables(t, s, tablesV1, tablesV2, tablesV3)
+		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4)
 		if _, err := s.GetUser(ctx, "alice"); err == nil {
 			t.Fatal("user survived a full down migration")
 		}

@@ -1,0 +1,489 @@
+package activities
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/gridflow/gridflow/dsl/campaign"
+	"github.com/gridflow/gridflow/dsl/units"
+	"github.com/gridflow/gridflow/engine/hw"
+	"github.com/gridflow/gridflow/engine/resv"
+	"github.com/gridflow/gridflow/engine/store"
+)
+
+// CampaignGraph is the compiled shape of a campaign: what the workflow needs
+// to order and supervise its steps. Step bodies stay in the source; the
+// activities evaluate them against recorded outputs.
+type CampaignGraph struct {
+	Steps   []GraphStep
+	Outputs []string
+}
+
+// GraphStep is one step of the graph.
+type GraphStep struct {
+	Address   string
+	Kind      string
+	DependsOn []string
+	Attempts  int           // runs in all, the first included (>= 1)
+	Backoff   time.Duration // wait before the second run; doubles after each failure
+	Continue  bool          // on failure, let dependents run (on_failure = "continue")
+	Timeout   time.Duration // per attempt; 0 is the engine's default
+}
+
+// InstanceOutput is what one instance of a step recorded.
+type InstanceOutput struct {
+	Address string
+	Output  json.RawMessage // an object of campaign.OutputType(kind), as cty JSON
+}
+
+// StepInstance is one instance to run, decoded against the outputs so far.
+type StepInstance struct {
+	Address     string
+	Kind        string
+	Reservation *ReserveAction `json:",omitempty"`
+	Run         *RunAction     `json:",omitempty"`
+}
+
+// ReserveAction is a reservation step instance.
+type ReserveAction struct {
+	Site     string
+	Groups   []resv.NodeGroup
+	Walltime time.Duration
+	Queue    string
+	Types    []string
+	Start    time.Time
+}
+
+// RunAction is a run step instance: a command on each of Nodes.
+type RunAction struct {
+	Nodes   []string
+	Command string
+	Args    []string
+	Env     map[string]string
+	Dir     string
+}
+
+func nonRetryable(err error, kind string) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), kind, err)
+}
+
+// load parses the stored campaign again. Parsing is a pure function of the
+// source and variables, so every activity sees the campaign the submission
+// validated.
+func (a *Activities) load(ctx context.Context, id string) (store.Campaign, *campaign.Campaign, error) {
+	rec, err := a.Store.GetCampaign(ctx, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return rec, nil, nonRetryable(err, "NotFound")
+		}
+		return rec, nil, err
+	}
+	c, diags := campaign.Load(campaign.Input{Filename: rec.Filename, Source: []byte(rec.Source), Vars: rec.Variables})
+	if diags.HasErrors() {
+		return rec, nil, nonRetryable(fmt.Errorf("campaign %s no longer loads: %s", id, diags.Error()), "Invalid")
+	}
+	return rec, c, nil
+}
+
+// CampaignGraphOf compiles a stored campaign into its step graph.
+func (a *Activities) CampaignGraphOf(ctx context.Context, id string) (CampaignGraph, error) {
+	_, c, err := a.load(ctx, id)
+	if err != nil {
+		return CampaignGraph{}, err
+	}
+	var g CampaignGraph
+	for _, st := range c.Steps {
+		gs := GraphStep{Address: st.Address, Kind: string(st.Kind), DependsOn: st.DependsOn, Attempts: 1,
+			Continue: st.OnFailure.Then == campaign.Continue, Timeout: st.Timeout}
+		if r := st.OnFailure.Retry; r != nil {
+			gs.Attempts, gs.Backoff = max(r.Attempts, 1), r.Backoff
+		}
+		g.Steps = append(g.Steps, gs)
+	}
+	for _, o := range c.Outputs {
+		g.Outputs = append(g.Outputs, o.Name)
+	}
+	return g, nil
+}
+
+// evalContext rebuilds the evaluation context from recorded outputs.
+func evalContext(c *campaign.Campaign, outputs map[string][]InstanceOutput) (map[string]cty.Value, error) {
+	vals := map[string]cty.Value{}
+	for _, st := range c.Steps {
+		recs, ok := outputs[st.Address]
+		if !ok {
+			continue
+		}
+		insts := make([]campaign.Instance, 0, len(recs))
+		outs := make([]cty.Value, 0, len(recs))
+		// The instances are expanded again so that their keys match.
+		known := map[string]campaign.Instance{}
+		ctx := c.EvalContext(vals)
+		all, diags := st.Expand(ctx)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("expand %s: %s", st.Address, diags.Error())
+		}
+		for _, in := range all {
+			known[in.Address] = in
+		}
+		for _, r := range recs {
+			in, ok := known[r.Address]
+			if !ok {
+				return nil, fmt.Errorf("recorded output of unknown instance %s", r.Address)
+			}
+			v, err := ctyjson.Unmarshal(r.Output, campaign.OutputType(st.Kind))
+			if err != nil {
+				return nil, fmt.Errorf("outputs of %s: %w", r.Address, err)
+			}
+			insts = append(insts, in)
+			outs = append(outs, v)
+		}
+		v, err := st.OutputValue(insts, outs)
+		if err != nil {
+			return nil, err
+		}
+		vals[st.Address] = v
+	}
+	return vals, nil
+}
+
+// ExpandStep evaluates a step against the outputs recorded so far and
+// returns its instances, ready to run.
+func (a *Activities) ExpandStep(ctx context.Context, id, address string, outputs map[string][]InstanceOutput) ([]StepInstance, error) {
+	_, c, err := a.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st := c.Step(address)
+	if st == nil {
+		return nil, nonRetryable(fmt.Errorf("campaign %s has no step %s", id, address), "Invalid")
+	}
+	vals, err := evalContext(c, outputs)
+	if err != nil {
+		return nil, nonRetryable(err, "Invalid")
+	}
+	ectx := c.EvalContext(vals)
+	insts, diags := st.Expand(ectx)
+	if diags.HasErrors() {
+		return nil, nonRetryable(fmt.Errorf("%s: %s", address, diags.Error()), "Invalid")
+	}
+	out := make([]StepInstance, 0, len(insts))
+	for _, in := range insts {
+		spec, diags := st.Decode(ectx, in)
+		if diags.HasErrors() {
+			return nil, nonRetryable(fmt.Errorf("%s: %s", in.Address, diags.Error()), "Invalid")
+		}
+		if p := spec.Pending(); len(p) > 0 {
+			return nil, nonRetryable(fmt.Errorf("%s: arguments still unknown when it should run: %v", in.Address, p), "Invalid")
+		}
+		si := StepInstance{Address: in.Address, Kind: string(st.Kind)}
+		switch sp := spec.(type) {
+		case *campaign.ReservationSpec:
+			ra := &ReserveAction{Site: sp.Site, Walltime: sp.Walltime, Queue: sp.Queue, Types: sp.Types}
+			if sp.Start != nil {
+				ra.Start = *sp.Start
+			}
+			filter, err := propertiesFilter(sp.Properties)
+			if err != nil {
+				return nil, nonRetryable(fmt.Errorf("%s: %w", in.Address, err), "Invalid")
+			}
+			if len(sp.Groups) == 0 {
+				f := filter
+				f.Cluster = sp.Cluster
+				ra.Groups = []resv.NodeGroup{{Count: sp.Nodes, Filter: f}}
+			}
+			for _, g := range sp.Groups {
+				f := filter
+				f.Cluster = g.Cluster
+				ra.Groups = append(ra.Groups, resv.NodeGroup{Count: g.Nodes, Filter: f})
+			}
+			si.Reservation = ra
+		case *campaign.RunSpec:
+			if sp.Container != "" {
+				return nil, nonRetryable(fmt.Errorf("%s: commands in containers are not supported by this engine yet; run on nodes", in.Address), "Unsupported")
+			}
+			si.Run = &RunAction{Nodes: sp.Nodes, Command: sp.Command, Args: sp.Args, Env: sp.Env, Dir: sp.Dir}
+		default:
+			return nil, nonRetryable(fmt.Errorf("%s: %s steps are not supported by this engine yet", in.Address, st.Kind), "Unsupported")
+		}
+		out = append(out, si)
+	}
+	return out, nil
+}
+
+// propertiesFilter maps the language's node properties onto a node filter.
+func propertiesFilter(props map[string]cty.Value) (resv.NodeFilter, error) {
+	var f resv.NodeFilter
+	for k, v := range props {
+		if !v.IsKnown() || v.IsNull() {
+			continue
+		}
+		switch k {
+		case "cores":
+			n, _ := v.AsBigFloat().Int64()
+			f.MinCores = int(n)
+		case "gpu_count", "gpus":
+			n, _ := v.AsBigFloat().Int64()
+			f.MinGPUs = int(n)
+		case "gpu_model":
+			f.GPUModel = v.AsString()
+		case "memory":
+			if v.Type() == cty.Number {
+				n, _ := v.AsBigFloat().Int64()
+				f.MinMemory = n
+			} else {
+				m, err := parseSize(v.AsString())
+				if err != nil {
+					return f, err
+				}
+				f.MinMemory = m
+			}
+		case "cluster":
+			f.Cluster = v.AsString()
+		default:
+			return f, fmt.Errorf("property %q is not supported for node selection (use cores, memory, gpu_count, gpu_model, cluster)", k)
+		}
+	}
+	return f, nil
+}
+
+// reservationName ties a campaign's reservation to its instance, so that a
+// retried activity finds the reservation it already made.
+func reservationName(id, address string) string { return "campaign " + id + " " + address }
+
+// Reserve makes (or finds) the reservation of a campaign step instance and
+// waits, heartbeating, until it runs.
+func (a *Activities) Reserve(ctx context.Context, id, address string, act ReserveAction) (json.RawMessage, error) {
+	rec, err := a.Store.GetCampaign(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	name := reservationName(id, address)
+	r, err := a.Store.FindReservationByName(ctx, rec.Owner, name)
+	if errors.Is(err, store.ErrNotFound) {
+		r, err = a.Reservations.Submit(ctx, resv.ReservationRequest{Site: act.Site, Owner: rec.Owner, Name: name,
+			Queue: cmpOr(act.Queue, "default"), Types: act.Types, Groups: act.Groups, Walltime: act.Walltime, Start: act.Start})
+		var re *resv.RequestError
+		if errors.As(err, &re) {
+			return nil, nonRetryable(fmt.Errorf("%s: %s", address, re.Msg), "Refused")
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	for {
+		activity.RecordHeartbeat(ctx, r.State)
+		switch r.State {
+		case store.ResRunning:
+			return json.Marshal(map[string]any{"id": r.ID, "site": r.Site, "nodes": r.Nodes})
+		case store.ResError, store.ResCanceled, store.ResTerminated:
+			return nil, nonRetryable(fmt.Errorf("reservation %s ended %s before the step could use it: %s", r.ID, r.State, r.Reason), "ReservationEnded")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		if r, err = a.Store.GetReservation(ctx, r.ID); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// ReleaseCampaign cancels every active reservation the campaign made.
+func (a *Activities) ReleaseCampaign(ctx context.Context, id string) (int, error) {
+	rec, err := a.Store.GetCampaign(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	rs, _, err := a.Store.ListReservations(ctx, store.ReservationFilter{Owner: rec.Owner})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rs {
+		if !strings.HasPrefix(r.Name, "campaign "+id+" ") || !slices.Contains(store.ActiveStates, r.State) {
+			continue
+		}
+		err := a.Reservations.Cancel(ctx, r.ID)
+		var re *resv.RequestError
+		if err != nil && !errors.As(err, &re) { // 409: it ended meanwhile
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// processID names a run instance's process on a node: the same on every retry
+// of the activity (so Start is idempotent), new for every attempt of the step.
+func processID(id, address string, attempt int) string {
+	sum := sha1.Sum([]byte(address))
+	return fmt.Sprintf("%s-%s-%d", id, hex.EncodeToString(sum[:6]), attempt)
+}
+
+type runResult struct {
+	Stdout   string `json:"stdout"`
+	Stderr   string `json:"stderr"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// RunCommand runs a command on every node of the action, in parallel, and
+// waits for all of them, heartbeating. Its output follows the language: the
+// exit code is the largest, stdout and stderr are the first node's, results
+// holds every node's.
+func (a *Activities) RunCommand(ctx context.Context, id, address string, attempt int, act RunAction) (json.RawMessage, error) {
+	drivers, err := a.Drivers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(act.Nodes) == 0 {
+		return nil, nonRetryable(fmt.Errorf("%s: no nodes to run on", address), "Invalid")
+	}
+	name, args := act.Command, act.Args
+	if len(args) == 0 { // the language: command without args is a shell line
+		name, args = "/bin/sh", []string{"-c", act.Command}
+	}
+	pid := processID(id, address, attempt)
+	results := make(map[string]runResult, len(act.Nodes))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(act.Nodes))
+	for i, node := range act.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := runOn(ctx, drivers, node, hw.ProcessSpec{ID: pid, Name: name, Args: args, Env: act.Env, Pwd: act.Dir})
+			if err != nil {
+				errs[i] = fmt.Errorf("node %s: %w", node, err)
+				return
+			}
+			mu.Lock()
+			results[node] = res
+			mu.Unlock()
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			waiting = false
+		case <-tick.C:
+			mu.Lock()
+			activity.RecordHeartbeat(ctx, len(results))
+			mu.Unlock()
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		if hw.Retryable(err) {
+			return nil, err
+		}
+		return nil, nonRetryable(err, "RunFailed")
+	}
+	out := map[string]any{"results": results, "exit_code": 0, "stdout": "", "stderr": ""}
+	first := results[act.Nodes[0]]
+	out["stdout"], out["stderr"] = first.Stdout, first.Stderr
+	worst := 0
+	for _, r := range results {
+		worst = max(worst, r.ExitCode)
+	}
+	out["exit_code"] = worst
+	return json.Marshal(out)
+}
+
+// runOn starts the process on one node (idempotently) and waits for its end.
+func runOn(ctx context.Context, drivers *hw.Drivers, node string, spec hw.ProcessSpec) (runResult, error) {
+	d, err := drivers.For(node)
+	if err != nil {
+		return runResult{}, err
+	}
+	p, err := d.Start(ctx, node, spec)
+	if err != nil {
+		return runResult{}, err
+	}
+	for p.State == hw.ProcessRunning {
+		select {
+		case <-ctx.Done():
+			_, _ = d.Kill(context.WithoutCancel(ctx), node, spec.ID)
+			return runResult{}, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if p, err = d.Status(ctx, node, spec.ID); err != nil {
+			return runResult{}, err
+		}
+	}
+	o, err := d.Output(ctx, node, spec.ID)
+	if err != nil {
+		return runResult{}, err
+	}
+	code := -1
+	if p.ExitCode != nil {
+		code = *p.ExitCode
+	}
+	return runResult{Stdout: string(o.Stdout), Stderr: string(o.Stderr), ExitCode: code}, nil
+}
+
+// CampaignOutputs evaluates the campaign's output blocks once it has run.
+func (a *Activities) CampaignOutputs(ctx context.Context, id string, outputs map[string][]InstanceOutput) (json.RawMessage, error) {
+	_, c, err := a.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := evalContext(c, outputs)
+	if err != nil {
+		return nil, nonRetryable(err, "Invalid")
+	}
+	ectx := c.EvalContext(vals)
+	res := map[string]json.RawMessage{}
+	for _, o := range c.Outputs {
+		v, diags := o.Value(ectx)
+		if diags.HasErrors() || !v.IsWhollyKnown() {
+			continue // an output that reads a step that did not run
+		}
+		b, err := ctyjson.Marshal(v, v.Type())
+		if err != nil {
+			return nil, nonRetryable(err, "Invalid")
+		}
+		res[o.Name] = b
+	}
+	return json.Marshal(res)
+}
+
+// SetCampaignState records the campaign's state (idempotent after the end).
+func (a *Activities) SetCampaignState(ctx context.Context, id, state, reason string, outputs json.RawMessage) error {
+	err := a.Store.SetCampaignState(ctx, id, state, reason, outputs)
+	if errors.Is(err, store.ErrFinal) {
+		return nil
+	}
+	return err
+}
+
+// SetStepState records a step's progress.
+func (a *Activities) SetStepState(ctx context.Context, id, address, state string, attempts int, errMsg string, outputs json.RawMessage) error {
+	return a.Store.SetStepState(ctx, id, address, state, attempts, errMsg, outputs)
+}
+
+func parseSize(s string) (int64, error) { return units.ParseSize(s) }

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS campaign_steps;
+DROP TABLE IF EXISTS campaigns;

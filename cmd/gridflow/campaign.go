@@ -290,17 +290,20 @@ func countOf(n int, word string) string {
 // The campaign as the REST API shows it. Every field is optional, so that a
 // client keeps working with a server that adds or leaves out some.
 type campaignItem struct {
-	UID      string         `json:"uid"`
-	Name     string         `json:"name"`
-	Owner    string         `json:"owner"`
-	State    string         `json:"state"`
-	Reason   string         `json:"reason"`
-	Created  apiTime        `json:"created_at"`
-	Started  apiTime        `json:"started_at"`
-	Ended    apiTime        `json:"ended_at"`
-	Steps    []campaignStep `json:"steps"`
-	Outputs  map[string]any `json:"outputs"`
-	Filename string         `json:"filename"`
+	UID       string         `json:"uid"`
+	Name      string         `json:"name"`
+	Owner     string         `json:"owner"`
+	State     string         `json:"state"`
+	Reason    string         `json:"reason"`
+	Filename  string         `json:"filename"`
+	Variables map[string]any `json:"variables"`
+	Created   apiTime        `json:"created_at"`
+	Started   apiTime        `json:"started_at"`
+	Ended     apiTime        `json:"ended_at"`
+	Steps     []campaignStep `json:"steps"`
+	// Outputs is kept raw: an unexpected shape is shown rather than
+	// failing the whole answer.
+	Outputs json.RawMessage `json:"outputs"`
 }
 
 type campaignStep struct {
@@ -509,6 +512,20 @@ func printStatus(w io.Writer, item campaignItem, now time.Time) {
 	if item.Owner != "" {
 		fmt.Fprintf(w, "  owner    %s\n", item.Owner)
 	}
+	if item.Filename != "" {
+		fmt.Fprintf(w, "  file     %s\n", item.Filename)
+	}
+	if len(item.Variables) > 0 {
+		names := make([]string, 0, len(item.Variables))
+		for n := range item.Variables {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for i, n := range names {
+			names[i] = fmt.Sprintf("%s=%v", n, item.Variables[n])
+		}
+		fmt.Fprintf(w, "  vars     %s\n", strings.Join(names, " "))
+	}
 	for _, t := range []struct {
 		label string
 		at    apiTime
@@ -562,7 +579,14 @@ func oneLineText(s string, limit int) string {
 }
 
 // printOutputs prints a campaign's outputs as NAME = JSON, sorted by name.
-func printOutputs(w io.Writer, outputs map[string]any) {
+func printOutputs(w io.Writer, raw json.RawMessage) {
+	var outputs map[string]any
+	if err := json.Unmarshal(raw, &outputs); err != nil {
+		if s := strings.TrimSpace(string(raw)); s != "" && s != "null" {
+			fmt.Fprintf(w, "\nOutputs\n  %s\n", s)
+		}
+		return
+	}
 	if len(outputs) == 0 {
 		return
 	}
@@ -656,9 +680,13 @@ type runOutput struct {
 }
 
 // runOutputs finds the outputs of run steps in a step's outputs: an object
-// with results (per node) or stdout/stderr, or a list (count) or map
+// with results (per node) or stdout/stderr; the engine's list of instances,
+// [{"Address": "run.x[0]", "Output": {…}}]; or a list (count) or map
 // (for_each) of such objects.
 func runOutputs(addr string, v any) []runOutput {
+	if inst, out, ok := instanceOutput(v); ok {
+		return runOutputs(inst, out)
+	}
 	switch v := v.(type) {
 	case map[string]any:
 		if results, ok := v["results"].(map[string]any); ok && len(results) > 0 {
@@ -699,6 +727,25 @@ func runOutputs(addr string, v any) []runOutput {
 		return out
 	}
 	return nil
+}
+
+// instanceOutput recognises one recorded instance, {"Address", "Output"}.
+func instanceOutput(v any) (addr string, out any, ok bool) {
+	m, isMap := v.(map[string]any)
+	if !isMap || len(m) != 2 {
+		return "", nil, false
+	}
+	for _, k := range []string{"Address", "address"} {
+		if a, isStr := m[k].(string); isStr && a != "" {
+			addr = a
+		}
+	}
+	for _, k := range []string{"Output", "output"} {
+		if o, has := m[k]; has {
+			out, ok = o, addr != ""
+		}
+	}
+	return addr, out, ok
 }
 
 func outputText(v any) string {

@@ -26,6 +26,9 @@ type CampaignSubmission struct {
 	Variables map[string]string
 }
 
+// runnableKinds are the step kinds this engine can run.
+var runnableKinds = map[campaign.Kind]bool{campaign.KindReservation: true, campaign.KindRun: true}
+
 // ValidateCampaign loads a campaign against the current testbed. The files
 // map renders the diagnostics with their source lines.
 func (e *Engine) ValidateCampaign(ctx context.Context, filename string, src []byte, vars map[string]string) (*campaign.Campaign, map[string]*hcl.File, hcl.Diagnostics) {
@@ -42,6 +45,17 @@ func (e *Engine) ValidateCampaign(ctx context.Context, filename string, src []by
 // Diagnostics with errors mean nothing was created.
 func (e *Engine) SubmitCampaign(ctx context.Context, sub CampaignSubmission) (store.Campaign, bool, hcl.Diagnostics, error) {
 	c, _, diags := e.ValidateCampaign(ctx, sub.Filename, sub.Source, sub.Variables)
+	if diags.HasErrors() {
+		return store.Campaign{}, false, diags, nil
+	}
+	for _, st := range c.Steps {
+		if !runnableKinds[st.Kind] {
+			rng := st.DeclRange
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Subject: &rng,
+				Summary: fmt.Sprintf("%s steps cannot run yet", st.Kind),
+				Detail:  fmt.Sprintf("This engine runs reservation and run steps; %s is valid HCL but its service is not available yet. Remove the block or run it by hand.", st.Address)})
+		}
+	}
 	if diags.HasErrors() {
 		return store.Campaign{}, false, diags, nil
 	}

@@ -351,16 +351,19 @@ func (f *fakeCampaignAPI) item(state string) map[string]any {
 		res, run = "succeeded", "running"
 	case "succeeded", "failed":
 		res, run = "succeeded", state
-		runOut = map[string]any{"exit_code": 0, "stdout": "paravance-1\n", "stderr": "",
+		// As the engine records them: one {Address, Output} per instance.
+		runOut = []any{map[string]any{"Address": "run.hostname", "Output": map[string]any{
+			"exit_code": 3, "stdout": "paravance-1\n", "stderr": "",
 			"results": map[string]any{
 				"paravance-1.rennes.grid5000.fr": map[string]any{"exit_code": 0, "stdout": "paravance-1\n", "stderr": ""},
 				"paravance-2.rennes.grid5000.fr": map[string]any{"exit_code": 3, "stdout": "", "stderr": "no such command"},
-			}}
+			}}}}
 	}
 	it := map[string]any{"uid": "cmp-42", "name": "hello", "owner": "alice", "state": state,
-		"created_at": "2030-01-15T19:59:59Z",
+		"created_at": "2030-01-15T19:59:59Z", "filename": "hello.hcl", "variables": map[string]any{"nodes": "4", "site": "lyon"},
 		"steps": []any{
-			step("reservation.hello", "reservation", res, map[string]any{"id": "r-1", "site": "rennes", "nodes": []string{"paravance-1"}}),
+			step("reservation.hello", "reservation", res, []any{map[string]any{"Address": "reservation.hello",
+				"Output": map[string]any{"id": "r-1", "site": "rennes", "nodes": []string{"paravance-1"}}}}),
 			step("run.hostname", "run", run, runOut),
 		},
 		"links": []any{map[string]any{"rel": "self", "href": "/v1/campaigns/cmp-42"}},
@@ -498,6 +501,7 @@ func TestCampaignStatusListLogsCancel(t *testing.T) {
 	for _, re := range []string{
 		`(?m)^Campaign cmp-42 \(hello\): failed$`,
 		`(?m)^  reason   run.hostname: exit code 3 on paravance-2$`,
+		`(?m)^  vars     nodes=4 site=lyon$`,
 		`(?m)^STEP\s+KIND\s+STATE\s+ATTEMPTS\s+DURATION\s+ERROR$`,
 		`(?m)^reservation.hello\s+reservation\s+succeeded\s+1\s+3.5s\s*$`,
 		`(?m)^run.hostname\s+run\s+failed\s+1\s+3.5s\s+exit code 3 on paravance-2$`,
@@ -541,6 +545,8 @@ func TestRunOutputsShapes(t *testing.T) {
 		want []string
 	}{
 		{"single node", one, []string{"run.x"}},
+		{"recorded instances", []any{map[string]any{"Address": "run.x[0]", "Output": one}, map[string]any{"Address": "run.x[1]", "Output": one}},
+			[]string{"run.x[0]", "run.x[1]"}},
 		{"count", []any{one, one}, []string{"run.x[0]", "run.x[1]"}},
 		{"for_each", map[string]any{"b": one, "a": one}, []string{`run.x["a"]`, `run.x["b"]`}},
 		{"not a run", map[string]any{"id": "r-1", "nodes": []any{"n"}}, nil},

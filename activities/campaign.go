@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -224,40 +226,68 @@ func (a *Activities) ExpandStep(ctx context.Context, id, address string, outputs
 	return out, nil
 }
 
-// propertiesFilter maps the language's node properties onto a node filter.
+// propertiesFilter maps the language's node properties onto a node filter:
+// numbers are minimums, strings must match (see engine/inventory, which
+// validated them with the same meaning).
 func propertiesFilter(props map[string]cty.Value) (resv.NodeFilter, error) {
 	var f resv.NodeFilter
 	for k, v := range props {
 		if !v.IsKnown() || v.IsNull() {
 			continue
 		}
+		var err error
 		switch k {
 		case "cores":
-			n, _ := v.AsBigFloat().Int64()
-			f.MinCores = int(n)
+			f.MinCores, err = whole(v)
 		case "gpu_count", "gpus":
-			n, _ := v.AsBigFloat().Int64()
-			f.MinGPUs = int(n)
-		case "gpu_model":
-			f.GPUModel = v.AsString()
+			f.MinGPUs, err = whole(v)
 		case "memory":
-			if v.Type() == cty.Number {
-				n, _ := v.AsBigFloat().Int64()
-				f.MinMemory = n
-			} else {
-				m, err := parseSize(v.AsString())
-				if err != nil {
-					return f, err
-				}
-				f.MinMemory = m
+			f.MinMemory, err = quantity(v, units.ParseSize)
+		case "disk":
+			f.MinDisk, err = quantity(v, units.ParseSize)
+		case "network", "network_rate":
+			f.MinNetwork, err = quantity(v, units.ParseRate)
+		case "gpu_model", "cpu_model", "cluster":
+			if v.Type() != cty.String {
+				return f, fmt.Errorf("property %s must be a string", k)
 			}
-		case "cluster":
-			f.Cluster = v.AsString()
+			switch k {
+			case "gpu_model":
+				f.GPUModel = v.AsString()
+			case "cpu_model":
+				f.CPUModel = v.AsString()
+			default:
+				f.Cluster = v.AsString()
+			}
 		default:
-			return f, fmt.Errorf("property %q is not supported for node selection (use cores, memory, gpu_count, gpu_model, cluster)", k)
+			return f, fmt.Errorf("property %q is not supported for node selection (use cores, memory, disk, network, gpu_count, gpu_model, cpu_model, cluster)", k)
+		}
+		if err != nil {
+			return f, fmt.Errorf("property %s: %w", k, err)
 		}
 	}
 	return f, nil
+}
+
+// whole reads a whole number given as a number or a numeric string.
+func whole(v cty.Value) (int, error) {
+	n, err := quantity(v, func(s string) (int64, error) { return strconv.ParseInt(strings.TrimSpace(s), 10, 64) })
+	return int(n), err
+}
+
+// quantity reads a number, or a string through parse ("64GiB", "10Gbps").
+func quantity(v cty.Value, parse func(string) (int64, error)) (int64, error) {
+	switch v.Type() {
+	case cty.Number:
+		n, acc := v.AsBigFloat().Int64()
+		if acc != big.Exact && !v.AsBigFloat().IsInt() {
+			return 0, fmt.Errorf("%s is not a whole number", v.AsBigFloat().String())
+		}
+		return n, nil
+	case cty.String:
+		return parse(v.AsString())
+	}
+	return 0, fmt.Errorf("want a number or a string, got %s", v.Type().FriendlyName())
 }
 
 // reservationName ties a campaign's reservation to its instance, so that a
@@ -348,17 +378,24 @@ type runResult struct {
 	ExitCode int    `json:"exit_code"`
 }
 
+// RunOutcome is what a run instance recorded, and its exit code (the
+// largest over its nodes) so that the workflow need not decode the output.
+type RunOutcome struct {
+	Output   json.RawMessage
+	ExitCode int
+}
+
 // RunCommand runs a command on every node of the action, in parallel, and
 // waits for all of them, heartbeating. Its output follows the language: the
 // exit code is the largest, stdout and stderr are the first node's, results
 // holds every node's.
-func (a *Activities) RunCommand(ctx context.Context, id, address string, attempt int, act RunAction) (json.RawMessage, error) {
+func (a *Activities) RunCommand(ctx context.Context, id, address string, attempt int, act RunAction) (RunOutcome, error) {
 	drivers, err := a.Drivers(ctx)
 	if err != nil {
-		return nil, err
+		return RunOutcome{}, err
 	}
 	if len(act.Nodes) == 0 {
-		return nil, nonRetryable(fmt.Errorf("%s: no nodes to run on", address), "Invalid")
+		return RunOutcome{}, nonRetryable(fmt.Errorf("%s: no nodes to run on", address), "Invalid")
 	}
 	name, args := act.Command, act.Args
 	if len(args) == 0 { // the language: command without args is a shell line
@@ -399,9 +436,9 @@ func (a *Activities) RunCommand(ctx context.Context, id, address string, attempt
 	}
 	if err := errors.Join(errs...); err != nil {
 		if hw.Retryable(err) {
-			return nil, err
+			return RunOutcome{}, err
 		}
-		return nil, nonRetryable(err, "RunFailed")
+		return RunOutcome{}, nonRetryable(err, "RunFailed")
 	}
 	out := map[string]any{"results": results, "exit_code": 0, "stdout": "", "stderr": ""}
 	first := results[act.Nodes[0]]
@@ -411,7 +448,8 @@ func (a *Activities) RunCommand(ctx context.Context, id, address string, attempt
 		worst = max(worst, r.ExitCode)
 	}
 	out["exit_code"] = worst
-	return json.Marshal(out)
+	b, err := json.Marshal(out)
+	return RunOutcome{Output: b, ExitCode: worst}, err
 }
 
 // runOn starts the process on one node (idempotently) and waits for its end.
@@ -481,9 +519,21 @@ func (a *Activities) SetCampaignState(ctx context.Context, id, state, reason str
 	return err
 }
 
-// SetStepState records a step's progress.
-func (a *Activities) SetStepState(ctx context.Context, id, address, state string, attempts int, errMsg string, outputs json.RawMessage) error {
-	return a.Store.SetStepState(ctx, id, address, state, attempts, errMsg, outputs)
+// SetStepState records a step's progress; outputs (nil: unchanged) are its
+// instances' outputs.
+func (a *Activities) SetStepState(ctx context.Context, id, address, state string, attempts int, errMsg string, outputs []InstanceOutput) error {
+	var raw json.RawMessage
+	if outputs != nil {
+		m := make(map[string]json.RawMessage, len(outputs))
+		for _, o := range outputs {
+			if len(o.Output) > 0 {
+				m[o.Address] = o.Output
+			}
+		}
+		var err error
+		if raw, err = json.Marshal(m); err != nil {
+			return nonRetryable(err, "Invalid")
+		}
+	}
+	return a.Store.SetStepState(ctx, id, address, state, attempts, errMsg, raw)
 }
-
-func parseSize(s string) (int64, error) { return units.ParseSize(s) }

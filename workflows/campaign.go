@@ -133,7 +133,7 @@ func Campaign(ctx workflow.Context, p CampaignParams) (CampaignResult, error) {
 			if canceled {
 				st = store.StepCanceled
 			}
-			_ = workflow.ExecuteActivity(dshort, a.SetStepState, p.ID, s.Address, st, 0, "", json.RawMessage(nil)).Get(dshort, nil)
+			_ = workflow.ExecuteActivity(dshort, a.SetStepState, p.ID, s.Address, st, 0, "", []activities.InstanceOutput(nil)).Get(dshort, nil)
 		}
 	}
 	switch {
@@ -208,19 +208,17 @@ func runStep(ctx workflow.Context, id string, s activities.GraphStep, outputs ma
 			}
 			backoff *= 2
 		}
-		_ = workflow.ExecuteActivity(short, a.SetStepState, id, s.Address, store.StepRunning, attempt, "", json.RawMessage(nil)).Get(short, nil)
+		_ = workflow.ExecuteActivity(short, a.SetStepState, id, s.Address, store.StepRunning, attempt, "", []activities.InstanceOutput(nil)).Get(short, nil)
 		outs, err := runAttempt(ctx, short, work, id, s, attempt, outputs)
 		if err == nil {
-			raw, _ := json.Marshal(outs)
-			_ = workflow.ExecuteActivity(short, a.SetStepState, id, s.Address, store.StepSucceeded, attempt, "", json.RawMessage(raw)).Get(short, nil)
+			_ = workflow.ExecuteActivity(short, a.SetStepState, id, s.Address, store.StepSucceeded, attempt, "", outs).Get(short, nil)
 			return outs, nil
 		}
 		lastErr, lastOuts = err, outs
 		if ctx.Err() != nil {
 			break
 		}
-		raw, _ := json.Marshal(outs)
-		_ = workflow.ExecuteActivity(short, a.SetStepState, id, s.Address, store.StepRunning, attempt, err.Error(), json.RawMessage(raw)).Get(short, nil)
+		_ = workflow.ExecuteActivity(short, a.SetStepState, id, s.Address, store.StepRunning, attempt, err.Error(), outs).Get(short, nil)
 	}
 	final := store.StepFailed
 	msg := ""
@@ -232,7 +230,7 @@ func runStep(ctx workflow.Context, id string, s activities.GraphStep, outputs ma
 	if ctx.Err() != nil {
 		final = store.StepCanceled
 	}
-	_ = workflow.ExecuteActivity(dctx, a.SetStepState, id, s.Address, final, s.Attempts, msg, json.RawMessage(nil)).Get(dctx, nil)
+	_ = workflow.ExecuteActivity(dctx, a.SetStepState, id, s.Address, final, s.Attempts, msg, []activities.InstanceOutput(nil)).Get(dctx, nil)
 	if lastErr == nil {
 		lastErr = fmt.Errorf("canceled")
 	}
@@ -247,12 +245,14 @@ func runAttempt(ctx, short, work workflow.Context, id string, s activities.Graph
 		return nil, err
 	}
 	futures := make([]workflow.Future, len(insts))
+	isRun := make([]bool, len(insts))
 	for i, in := range insts {
 		switch {
 		case in.Reservation != nil:
 			futures[i] = workflow.ExecuteActivity(work, a.Reserve, id, in.Address, *in.Reservation)
 		case in.Run != nil:
 			futures[i] = workflow.ExecuteActivity(work, a.RunCommand, id, in.Address, attempt, *in.Run)
+			isRun[i] = true
 		default:
 			return nil, fmt.Errorf("%s: nothing to run", in.Address)
 		}
@@ -261,22 +261,24 @@ func runAttempt(ctx, short, work workflow.Context, id string, s activities.Graph
 	var firstErr error
 	for i, f := range futures {
 		var raw json.RawMessage
-		if err := f.Get(ctx, &raw); err != nil {
+		var err error
+		if isRun[i] {
+			var r activities.RunOutcome
+			err = f.Get(ctx, &r)
+			raw = r.Output
+			if err == nil && r.ExitCode != 0 && firstErr == nil {
+				firstErr = fmt.Errorf("%s: exit code %d", insts[i].Address, r.ExitCode)
+			}
+		} else {
+			err = f.Get(ctx, &raw)
+		}
+		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("%s: %w", insts[i].Address, err)
 			}
 			continue
 		}
 		outs[i] = activities.InstanceOutput{Address: insts[i].Address, Output: raw}
-		if insts[i].Run != nil {
-			var r struct {
-				ExitCode int `json:"exit_code"`
-			}
-			_ = json.Unmarshal(raw, &r)
-			if r.ExitCode != 0 && firstErr == nil {
-				firstErr = fmt.Errorf("%s: exit code %d", insts[i].Address, r.ExitCode)
-			}
-		}
 	}
 	return outs, firstErr
 }

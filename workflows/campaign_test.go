@@ -36,7 +36,7 @@ func newCampaignEnv(t *testing.T, graph activities.CampaignGraph, exit func(addr
 	env.OnActivity(a.SetCampaignState, mock.Anything, "c1", mock.Anything, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, _, state, _ string, _ json.RawMessage) error { ce.final = state; return nil })
 	env.OnActivity(a.SetStepState, mock.Anything, "c1", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, _, addr, state string, _ int, _ string, _ json.RawMessage) error {
+		func(_ context.Context, _, addr, state string, _ int, _ string, _ []activities.InstanceOutput) error {
 			ce.mu.Lock()
 			ce.steps[addr] = state
 			ce.mu.Unlock()
@@ -64,12 +64,13 @@ func newCampaignEnv(t *testing.T, graph activities.CampaignGraph, exit func(addr
 			return json.RawMessage(`{"id":"r1","site":"s","nodes":["n1"]}`), nil
 		})
 	env.OnActivity(a.RunCommand, mock.Anything, "c1", mock.Anything, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, _, addr string, attempt int, _ activities.RunAction) (json.RawMessage, error) {
+		func(_ context.Context, _, addr string, attempt int, _ activities.RunAction) (activities.RunOutcome, error) {
 			ce.mu.Lock()
 			ce.started = append(ce.started, addr)
 			ce.mu.Unlock()
-			b, _ := json.Marshal(map[string]any{"exit_code": exit(addr, attempt), "stdout": "", "stderr": "", "results": map[string]any{}})
-			return b, nil
+			code := exit(addr, attempt)
+			b, _ := json.Marshal(map[string]any{"exit_code": code, "stdout": "", "stderr": "", "results": map[string]any{}})
+			return activities.RunOutcome{Output: b, ExitCode: code}, nil
 		})
 	env.OnActivity(a.CampaignOutputs, mock.Anything, "c1", mock.Anything).Return(json.RawMessage(`{}`), nil)
 	env.OnActivity(a.ReleaseCampaign, mock.Anything, "c1").Return(func(context.Context, string) (int, error) { ce.released++; return 1, nil })

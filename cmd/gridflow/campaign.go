@@ -425,19 +425,17 @@ func envVars(src []byte, filename string, environ []string) map[string]string {
 func waitCampaign(c *cli.Context, item campaignItem) error {
 	w := c.App.Writer
 	id := item.UID
-	seen := map[string]string{} // step address → state printed
+	seen := map[string]string{} // step address → state and attempt printed
 	lastState := ""
 	var unreachableSince time.Time
 	for {
-		if item.State != lastState && item.State != "" {
-			fmt.Fprintf(w, "%s  campaign %s %s\n", clock(), id, item.State)
-			lastState = item.State
-		}
 		for _, s := range item.Steps {
-			if seen[s.Address] == s.State {
+			// A retry shows as a new attempt of a running step.
+			key := fmt.Sprintf("%s/%d", s.State, s.Attempts)
+			if seen[s.Address] == key {
 				continue
 			}
-			seen[s.Address] = s.State
+			seen[s.Address] = key
 			line := fmt.Sprintf("%s  %-32s %s", clock(), s.Address, s.State)
 			if s.Attempts > 1 {
 				line += fmt.Sprintf(" (attempt %d)", s.Attempts)
@@ -446,6 +444,10 @@ func waitCampaign(c *cli.Context, item campaignItem) error {
 				line += ": " + s.Error
 			}
 			fmt.Fprintln(w, line)
+		}
+		if item.State != lastState && item.State != "" {
+			fmt.Fprintf(w, "%s  campaign %s %s\n", clock(), id, item.State)
+			lastState = item.State
 		}
 		if campaignDone(item.State) {
 			break

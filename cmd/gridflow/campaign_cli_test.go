@@ -19,20 +19,10 @@ import (
 )
 
 // runCLI runs the gridflow binary's app in-process and returns what it
-// printed. The campaign and fmt commands are added if newApp lacks them.
+// printed.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	app := newApp()
-	have := map[string]bool{}
-	for _, c := range app.Commands {
-		have[c.Name] = true
-	}
-	if !have["campaign"] {
-		app.Commands = append(app.Commands, campaignCommand())
-	}
-	if !have["fmt"] {
-		app.Commands = append(app.Commands, fmtCommand())
-	}
 	var out, errOut bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &errOut
 	app.ExitErrHandler = func(*cli.Context, error) {} // never os.Exit in a test

@@ -33,6 +33,8 @@ func newApp() *cli.App {
 			projectCommand(),
 			testbedCommand(),
 			agentCommand(),
+			campaignCommand(),
+			fmtCommand(),
 		},
 	}
 }

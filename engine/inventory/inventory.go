@@ -30,7 +30,7 @@ type inventory struct {
 //	cores                   number
 //	memory, disk            bytes: a number, or a size string ("64GiB")
 //	network, network_rate   bits per second: a number, or a rate string ("10Gbps")
-//	gpu_count               number
+//	gpu_count (or gpus)     number
 //	cpu_model, gpu_model    string
 //	cluster                 string
 //
@@ -121,6 +121,7 @@ var properties = map[string]struct {
 }{
 	"cores":        {kind: number, number: func(n *testbed.Node) int64 { return int64(n.Properties.Cores) }},
 	"gpu_count":    {kind: number, number: func(n *testbed.Node) int64 { return int64(n.Properties.GPUCount) }},
+	"gpus":         {kind: number, number: func(n *testbed.Node) int64 { return int64(n.Properties.GPUCount) }},
 	"memory":       {kind: size, number: func(n *testbed.Node) int64 { return n.Properties.Memory }},
 	"disk":         {kind: size, number: func(n *testbed.Node) int64 { return n.Properties.Disk }},
 	"network":      {kind: rate, number: func(n *testbed.Node) int64 { return n.Properties.NetworkRate }},

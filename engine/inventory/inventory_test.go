@@ -122,6 +122,7 @@ func TestCountMatching(t *testing.T) {
 		{"cores above every node", "rennes", "", map[string]cty.Value{"cores": num(65)}, 0},
 		{"fractional minimum", "rennes", "", map[string]cty.Value{"cores": cty.NumberFloatVal(31.5)}, 3},
 		{"gpu_count is a minimum", "rennes", "", map[string]cty.Value{"gpu_count": num(2)}, 3},
+		{"gpus is gpu_count", "rennes", "", map[string]cty.Value{"gpus": num(8)}, 1},
 		{"gpu_count 8", "rennes", "gpu", map[string]cty.Value{"gpu_count": num(8)}, 1},
 		{"gpu_count 0 matches all", "rennes", "", map[string]cty.Value{"gpu_count": num(0)}, 7},
 		{"memory in bytes", "rennes", "", map[string]cty.Value{"memory": num(200 << 30)}, 3},

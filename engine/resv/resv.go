@@ -53,18 +53,23 @@ type Service struct {
 
 // NodeFilter selects nodes by hardware; zero fields match everything.
 type NodeFilter struct {
-	Cluster   string `json:"cluster,omitempty"`
-	MinCores  int    `json:"min_cores,omitempty"`
-	MinMemory int64  `json:"min_memory,omitempty"`
-	MinGPUs   int    `json:"min_gpus,omitempty"`
-	GPUModel  string `json:"gpu_model,omitempty"`
+	Cluster    string `json:"cluster,omitempty"`
+	MinCores   int    `json:"min_cores,omitempty"`
+	MinMemory  int64  `json:"min_memory,omitempty"`
+	MinDisk    int64  `json:"min_disk,omitempty"`
+	MinNetwork int64  `json:"min_network,omitempty"` // bits per second
+	MinGPUs    int    `json:"min_gpus,omitempty"`
+	GPUModel   string `json:"gpu_model,omitempty"`
+	CPUModel   string `json:"cpu_model,omitempty"`
 }
 
 // Match reports whether a node passes the filter.
 func (f NodeFilter) Match(n *testbed.Node) bool {
 	p := n.Properties
 	return (f.Cluster == "" || n.Cluster == f.Cluster) && p.Cores >= f.MinCores && p.Memory >= f.MinMemory &&
-		p.GPUCount >= f.MinGPUs && (f.GPUModel == "" || strings.Contains(strings.ToLower(p.GPUModel), strings.ToLower(f.GPUModel)))
+		p.Disk >= f.MinDisk && p.NetworkRate >= f.MinNetwork && p.GPUCount >= f.MinGPUs &&
+		(f.GPUModel == "" || strings.Contains(strings.ToLower(p.GPUModel), strings.ToLower(f.GPUModel))) &&
+		(f.CPUModel == "" || strings.Contains(strings.ToLower(p.CPUModel), strings.ToLower(f.CPUModel)))
 }
 
 // NodeGroup asks for Count nodes that pass Filter.

@@ -195,7 +195,7 @@ func runStep(ctx workflow.Context, id string, s activities.GraphStep, outputs ma
 	}
 	work := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
-		HeartbeatTimeout:    time.Minute,
+		HeartbeatTimeout:    15 * time.Second, // a crashed worker's attempt is retried soon
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
 	})
 	backoff := s.Backoff

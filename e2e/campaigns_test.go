@@ -1,0 +1,228 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+const hostnameCampaign = `
+variable "nodes" {
+  type    = number
+  default = 3
+}
+
+reservation "r" {
+  site     = "e2e"
+  cluster  = "lab"
+  nodes    = var.nodes
+  walltime = "10m"
+}
+
+run "hostname" {
+  nodes   = reservation.r.nodes
+  command = "hostname"
+}
+
+output "nodes" {
+  value = reservation.r.nodes
+}
+
+output "hostnames" {
+  value = { for node, r in run.hostname.results : node => trimspace(r.stdout) }
+}
+`
+
+// TestCampaignRunsOnAgentContainers: a campaign reserves 3 of the 4 nodes and
+// runs hostname on them; each node answers with the host name of its own
+// container, so the command really ran there, and the reservation is released.
+func TestCampaignRunsOnAgentContainers(t *testing.T) {
+	tb := startTestbed(t, 4)
+	t0 := time.Now()
+	c := tb.submitCampaign("hostname.hcl", hostnameCampaign, map[string]string{"nodes": "3"})
+	done := tb.waitCampaign(c.UID, 2*time.Minute)
+	t.Logf("%s in %s", done, time.Since(t0).Round(time.Millisecond))
+	if done.State != "succeeded" {
+		t.Fatalf("want succeeded: %s", done)
+	}
+	var nodes []string
+	var hostnames map[string]string
+	if err := json.Unmarshal(done.Outputs["nodes"], &nodes); err != nil || len(nodes) != 3 {
+		t.Fatalf("output nodes = %s (%v), want 3 nodes", done.Outputs["nodes"], err)
+	}
+	if err := json.Unmarshal(done.Outputs["hostnames"], &hostnames); err != nil || len(hostnames) != 3 {
+		t.Fatalf("output hostnames = %s (%v), want 3", done.Outputs["hostnames"], err)
+	}
+	seen := map[string]string{}
+	for _, n := range nodes {
+		want := tb.hostnameOf(n)
+		got, ok := hostnames[n]
+		if !ok || got != want {
+			t.Errorf("node %s said hostname %q, its container's host name is %q", n, got, want)
+		}
+		if other, dup := seen[got]; dup {
+			t.Errorf("nodes %s and %s gave the same host name %q", other, n, got)
+		}
+		seen[got] = n
+	}
+	for _, s := range done.Steps {
+		if s.Attempts != 1 {
+			t.Errorf("step %s ran %d times, want 1", s.Address, s.Attempts)
+		}
+	}
+	t.Logf("hostnames: %v", hostnames)
+
+	// The campaign's reservation holds the same nodes, and ends with it.
+	rs := tb.reservations()
+	if len(rs) != 1 {
+		t.Fatalf("%d reservations, want the campaign's one: %+v", len(rs), rs)
+	}
+	got := append([]string(nil), rs[0].Nodes...)
+	sort.Strings(got)
+	sort.Strings(nodes)
+	if strings.Join(got, ",") != strings.Join(nodes, ",") {
+		t.Errorf("reservation nodes %v, campaign output %v", got, nodes)
+	}
+	r := tb.waitReservationEnded(rs[0].UID, time.Minute)
+	t.Logf("reservation %s %s (%s)", r.UID, r.State, r.Reason)
+}
+
+// TestCampaignNodeLost: an agent container is killed while a command runs on
+// it and on another node. The campaign fails, the failed step names the lost
+// node, and the reservation is released.
+func TestCampaignNodeLost(t *testing.T) {
+	t.Parallel()
+	tb := startTestbed(t, 4)
+	src := `
+reservation "r" {
+  site     = "e2e"
+  cluster  = "lab"
+  nodes    = 2
+  walltime = "30m"
+}
+
+run "work" {
+  nodes   = reservation.r.nodes
+  command = "sleep 20"
+}
+`
+	c := tb.submitCampaign("node-lost.hcl", src, nil)
+	tb.waitStepRunning(c.UID, "run.work", time.Minute)
+	rs := tb.reservations()
+	if len(rs) != 1 || len(rs[0].Nodes) != 2 {
+		t.Fatalf("want the campaign's reservation of 2 nodes: %+v", rs)
+	}
+	nodes := rs[0].Nodes
+	tb.processesRunning(nodes, "sleep 20", 30*time.Second)
+	lost := nodes[1]
+	tb.stopAgent(lost)
+	killed := time.Now()
+	t.Logf("killed agent %s while %q ran on %v", lost, "sleep 20", nodes)
+
+	// The engine retries an unreachable node before it gives up: allow for
+	// its whole retry schedule.
+	done := tb.waitCampaign(c.UID, 7*time.Minute)
+	t.Logf("%s, %s after the node was lost", done, time.Since(killed).Round(time.Second))
+	if done.State != "failed" {
+		t.Fatalf("want failed: %s", done)
+	}
+	s, ok := done.step("run.work")
+	if !ok || s.State != "failed" {
+		t.Fatalf("run.work should have failed: %s", done)
+	}
+	if !strings.Contains(s.Error, lost) {
+		t.Errorf("run.work's error does not name the lost node %s: %q", lost, s.Error)
+	}
+	if strings.Contains(s.Error, "node "+nodes[0]+":") {
+		t.Errorf("run.work's error blames the healthy node %s: %q", nodes[0], s.Error)
+	}
+	if !strings.Contains(done.Reason, "run.work") {
+		t.Errorf("the campaign's reason does not name run.work: %q", done.Reason)
+	}
+	r := tb.waitReservationEnded(rs[0].UID, time.Minute)
+	t.Logf("reservation %s %s (%s)", r.UID, r.State, r.Reason)
+}
+
+// TestCampaignSurvivesEngineRestart: the engine container is stopped and
+// started again while a command runs on the nodes. The campaign goes on
+// from where it was and succeeds, and no step ran twice.
+func TestCampaignSurvivesEngineRestart(t *testing.T) {
+	t.Parallel()
+	tb := startTestbed(t, 4)
+	src := `
+reservation "r" {
+  site     = "e2e"
+  cluster  = "lab"
+  nodes    = 2
+  walltime = "30m"
+}
+
+run "work" {
+  nodes   = reservation.r.nodes
+  command = "sleep 15 && echo slept on $(hostname)"
+}
+
+output "said" {
+  value = { for node, r in run.work.results : node => trimspace(r.stdout) }
+}
+`
+	t0 := time.Now()
+	c := tb.submitCampaign("restart.hcl", src, nil)
+	tb.waitStepRunning(c.UID, "run.work", time.Minute)
+	rs := tb.reservations()
+	if len(rs) != 1 || len(rs[0].Nodes) != 2 {
+		t.Fatalf("want the campaign's reservation of 2 nodes: %+v", rs)
+	}
+	nodes := rs[0].Nodes
+	tb.processesRunning(nodes, "sleep 15", 30*time.Second)
+
+	tb.restartEngine(10 * time.Second)
+
+	done := tb.waitCampaign(c.UID, 4*time.Minute)
+	t.Logf("%s, %s after submission", done, time.Since(t0).Round(time.Second))
+	if done.State != "succeeded" {
+		t.Fatalf("want succeeded after the restart: %s", done)
+	}
+	for _, s := range done.Steps {
+		if s.Attempts != 1 {
+			t.Errorf("step %s shows %d attempts, want 1: a completed step ran again", s.Address, s.Attempts)
+		}
+	}
+	var said map[string]string
+	if err := json.Unmarshal(done.Outputs["said"], &said); err != nil || len(said) != 2 {
+		t.Fatalf("output said = %s (%v)", done.Outputs["said"], err)
+	}
+	for _, n := range nodes {
+		if want := "slept on " + tb.hostnameOf(n); said[n] != want {
+			t.Errorf("node %s said %q, want %q", n, said[n], want)
+		}
+	}
+	// One reservation (the step did not reserve twice) and, on each node, one
+	// process for the command (it was not started twice).
+	if rs := tb.reservations(); len(rs) != 1 {
+		t.Errorf("%d reservations after the restart, want 1", len(rs))
+	}
+	for _, n := range nodes {
+		ps, err := tb.agentProcesses(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := 0
+		var states []string
+		for _, p := range ps {
+			if strings.Contains(strings.Join(p.Args, " "), "sleep 15") {
+				count++
+				states = append(states, fmt.Sprintf("%s:%s", p.ID, p.State))
+			}
+		}
+		if count != 1 {
+			t.Errorf("node %s ran the command %d times: %v", n, count, states)
+		}
+	}
+	tb.waitReservationEnded(rs[0].UID, time.Minute)
+}

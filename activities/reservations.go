@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/gridflow/gridflow/engine/hw"
 	"github.com/gridflow/gridflow/engine/store"
 )
 
@@ -58,6 +59,24 @@ func (a *Activities) ReleaseReservation(ctx context.Context, id string) error {
 	}
 	if err != nil {
 		return err
+	}
+	// Stop what the reservation left running on its nodes (processes,
+	// containers). A node that cannot be reached is retried; one that says
+	// it cannot do this has nothing to stop.
+	if a.Drivers != nil {
+		drivers, err := a.Drivers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range r.Nodes {
+			d, err := drivers.For(n)
+			if err != nil {
+				continue // the node left the testbed
+			}
+			if _, err := d.StopReservation(ctx, n, id); err != nil && hw.Retryable(err) {
+				return fmt.Errorf("stop what reservation %s runs on %s: %w", id, n, err)
+			}
+		}
 	}
 	states, err := a.Store.NodeStates(ctx)
 	if err != nil {

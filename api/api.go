@@ -85,6 +85,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s.registerTestbed(api)
 	s.registerReservations(api)
 	s.registerCampaigns(api)
+	s.registerNodeRuntime(api)
 
 	s.handler = s.metrics.wrap(negotiate(conditional(limitBody(opts.MaxBodyBytes, mux))))
 	return s

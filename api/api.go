@@ -35,6 +35,7 @@ type Server struct {
 	api     huma.API
 	handler http.Handler
 	auth    authCache
+	cache   refCache
 	metrics *httpMetrics
 	started time.Time
 }
@@ -50,7 +51,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
-	s := &Server{eng: eng, log: opts.Logger, auth: authCache{entries: map[[32]byte]authEntry{}}, started: time.Now()}
+	s := &Server{eng: eng, log: opts.Logger, auth: authCache{entries: map[[32]byte]authEntry{}}, cache: refCache{entries: map[string]*cachedResponse{}}, started: time.Now()}
 	s.metrics = newHTTPMetrics(opts.Registry)
 
 	mux := http.NewServeMux()
@@ -87,7 +88,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s.registerCampaigns(api)
 	s.registerNodeRuntime(api)
 
-	s.handler = s.metrics.wrap(negotiate(conditional(limitBody(opts.MaxBodyBytes, mux))))
+	s.handler = s.metrics.wrap(negotiate(conditional(s.refCacheMiddleware(limitBody(opts.MaxBodyBytes, mux)))))
 	return s
 }
 

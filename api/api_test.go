@@ -290,6 +290,10 @@ func TestAuthentication(t *testing.T) {
 		t.Fatal("401 without WWW-Authenticate")
 	}
 	wantProblem(t, f.do(req{path: "/v1/sites", token: "gft_nonsense"}), 401, "invalid credentials")
+	// A response cached for an authenticated caller is never served without credentials.
+	wantStatus(t, f.do(req{path: "/v1/sites", token: f.alice}), 200)
+	wantProblem(t, f.do(req{path: "/v1/sites"}), 401, "authentication required")
+	wantProblem(t, f.do(req{path: "/v1/sites", token: "gft_nonsense"}), 401, "invalid credentials")
 
 	// Basic auth with the right and a wrong password.
 	basic := func(user, pass string) resp {

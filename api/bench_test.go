@@ -54,12 +54,17 @@ func benchGET(b *testing.B, path string) {
 	}
 	p50 := func(d []time.Duration) float64 {
 		slices.Sort(d)
-		return float64(d[len(d)/2].Microseconds())
+		return float64(d[len(d)/2].Nanoseconds()) / 1000
 	}
 	b.ReportMetric(float64(sum(gf).Nanoseconds())/float64(len(gf)), "gridflow-ns/req")
 	b.ReportMetric(float64(sum(bt).Nanoseconds())/float64(len(bt)), "bare-ns/req")
 	b.ReportMetric(float64(sum(bt))/float64(sum(gf)), "throughput-ratio")
-	b.ReportMetric(p50(gf), "gridflow-p50-µs")
+	gp50, bp50 := p50(gf), p50(bt)
+	b.ReportMetric(gp50, "gridflow-p50-µs")
+	b.ReportMetric(bp50, "bare-p50-µs")
+	if gp50 > 0 {
+		b.ReportMetric(bp50/gp50, "p50-ratio")
+	}
 	b.ReportMetric(float64(len(body)), "bytes")
 }
 

@@ -32,7 +32,8 @@ type Engine struct {
 	// Reservations places and changes reservations.
 	Reservations *resv.Service
 
-	drivers driverCache
+	drivers    driverCache
+	nodeStates nodeStatesCache
 
 	mu        sync.Mutex
 	snapshots map[string]*Snapshot // parsed testbed versions by uid; versions are immutable
@@ -197,9 +198,37 @@ func (e *Engine) snapshot(ctx context.Context, v store.TestbedVersion) (*Snapsho
 	return s, nil
 }
 
-// NodeState is the live state of a node: free unless something set it.
+// nodeStatesTTL bounds how stale a replica's view of node states written by
+// another replica can be; changes made through this replica show at once.
+const nodeStatesTTL = time.Second
+
+type nodeStatesCache struct {
+	mu     sync.Mutex
+	gen    uint64
+	at     time.Time
+	states map[string]store.NodeState
+}
+
+// NodeStates returns the live state of every node that is not free. Reading
+// them is on the path of every node GET, so they are cached briefly.
 func (e *Engine) NodeStates(ctx context.Context) (map[string]store.NodeState, error) {
-	return e.Store.NodeStates(ctx)
+	c := &e.nodeStates
+	gen := e.Store.NodeStatesGeneration()
+	c.mu.Lock()
+	if c.states != nil && c.gen == gen && time.Since(c.at) < nodeStatesTTL {
+		st := c.states
+		c.mu.Unlock()
+		return st, nil
+	}
+	c.mu.Unlock()
+	st, err := e.Store.NodeStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.states, c.gen, c.at = st, gen, time.Now()
+	c.mu.Unlock()
+	return st, nil
 }
 
 // Ready reports whether the store and Temporal answer.

@@ -30,8 +30,13 @@ func (s *Store) SetNodeState(ctx context.Context, node, state, reason string) er
 	if err != nil {
 		return fmt.Errorf("store: set state of node %q: %w", node, err)
 	}
+	s.nodeGen.Add(1)
 	return nil
 }
+
+// NodeStatesGeneration counts the node state changes made through this
+// Store, so that a cache in this process knows when to read again.
+func (s *Store) NodeStatesGeneration() uint64 { return s.nodeGen.Load() }
 
 // NodeStates returns the stored states by node name. A node missing from
 // the map is free.

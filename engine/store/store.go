@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -66,6 +67,8 @@ type Store struct {
 	connDSN    string
 	// now is the clock for timestamps the store sets itself.
 	now func() time.Time
+	// nodeGen counts node state changes made through this handle.
+	nodeGen atomic.Uint64
 }
 
 // Open connects to the database named by dsn and checks that it answers. It

@@ -82,27 +82,48 @@ func nonRetryable(err error, kind string) error {
 	return temporal.NewNonRetryableApplicationError(err.Error(), kind, err)
 }
 
-// load parses the stored campaign again. Parsing is a pure function of the
-// source and variables, so every activity sees the campaign the submission
-// validated.
-func (a *Activities) load(ctx context.Context, id string) (store.Campaign, *campaign.Campaign, error) {
+// loaded keeps parsed campaigns: every step of a campaign needs it, and a
+// stored campaign never changes, so parsing once per worker is enough.
+var loaded = struct {
+	sync.Mutex
+	m map[string]*campaign.Campaign
+}{m: map[string]*campaign.Campaign{}}
+
+const loadedMax = 256
+
+// load parses the stored campaign again (or takes it from the cache).
+// Parsing is a pure function of the source and variables, so every activity
+// sees the campaign the submission validated.
+func (a *Activities) load(ctx context.Context, id string) (*campaign.Campaign, error) {
+	loaded.Lock()
+	c, ok := loaded.m[id]
+	loaded.Unlock()
+	if ok {
+		return c, nil
+	}
 	rec, err := a.Store.GetCampaign(ctx, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return rec, nil, nonRetryable(err, "NotFound")
+			return nil, nonRetryable(err, "NotFound")
 		}
-		return rec, nil, err
+		return nil, err
 	}
 	c, diags := campaign.Load(campaign.Input{Filename: rec.Filename, Source: []byte(rec.Source), Vars: rec.Variables})
 	if diags.HasErrors() {
-		return rec, nil, nonRetryable(fmt.Errorf("campaign %s no longer loads: %s", id, diags.Error()), "Invalid")
+		return nil, nonRetryable(fmt.Errorf("campaign %s no longer loads: %s", id, diags.Error()), "Invalid")
 	}
-	return rec, c, nil
+	loaded.Lock()
+	if len(loaded.m) >= loadedMax {
+		clear(loaded.m)
+	}
+	loaded.m[id] = c
+	loaded.Unlock()
+	return c, nil
 }
 
 // CampaignGraphOf compiles a stored campaign into its step graph.
 func (a *Activities) CampaignGraphOf(ctx context.Context, id string) (CampaignGraph, error) {
-	_, c, err := a.load(ctx, id)
+	c, err := a.load(ctx, id)
 	if err != nil {
 		return CampaignGraph{}, err
 	}
@@ -165,7 +186,7 @@ func evalContext(c *campaign.Campaign, outputs map[string][]InstanceOutput) (map
 // ExpandStep evaluates a step against the outputs recorded so far and
 // returns its instances, ready to run.
 func (a *Activities) ExpandStep(ctx context.Context, id, address string, outputs map[string][]InstanceOutput) ([]StepInstance, error) {
-	_, c, err := a.load(ctx, id)
+	c, err := a.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -462,13 +483,15 @@ func runOn(ctx context.Context, drivers *hw.Drivers, node string, spec hw.Proces
 	if err != nil {
 		return runResult{}, err
 	}
+	wait := 5 * time.Millisecond // short commands end fast; long ones are polled less
 	for p.State == hw.ProcessRunning {
 		select {
 		case <-ctx.Done():
 			_, _ = d.Kill(context.WithoutCancel(ctx), node, spec.ID)
 			return runResult{}, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, 500*time.Millisecond)
 		if p, err = d.Status(ctx, node, spec.ID); err != nil {
 			return runResult{}, err
 		}
@@ -486,7 +509,7 @@ func runOn(ctx context.Context, drivers *hw.Drivers, node string, spec hw.Proces
 
 // CampaignOutputs evaluates the campaign's output blocks once it has run.
 func (a *Activities) CampaignOutputs(ctx context.Context, id string, outputs map[string][]InstanceOutput) (json.RawMessage, error) {
-	_, c, err := a.load(ctx, id)
+	c, err := a.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -177,6 +177,16 @@ func complete(outs []activities.InstanceOutput) bool {
 	return len(outs) > 0
 }
 
+// local runs the quick store updates and the step expansion as local
+// activities: they need no task-queue round trip, and their results are still
+// recorded in history.
+func local(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 20},
+	})
+}
+
 // copyOutputs gives a step goroutine its own view of the outputs so far.
 func copyOutputs(m map[string][]activities.InstanceOutput) map[string][]activities.InstanceOutput {
 	return maps.Clone(m)
@@ -185,10 +195,6 @@ func copyOutputs(m map[string][]activities.InstanceOutput) map[string][]activiti
 // runStep runs one step with its retry policy and records its progress.
 func runStep(ctx workflow.Context, id string, s activities.GraphStep, outputs map[string][]activities.InstanceOutput) ([]activities.InstanceOutput, error) {
 	var a *activities.Activities
-	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 20},
-	})
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = defaultStepTimeout
@@ -208,17 +214,17 @@ func runStep(ctx workflow.Context, id string, s activities.GraphStep, outputs ma
 			}
 			backoff *= 2
 		}
-		_ = workflow.ExecuteActivity(short, a.SetStepState, id, s.Address, store.StepRunning, attempt, "", []activities.InstanceOutput(nil)).Get(short, nil)
-		outs, err := runAttempt(ctx, short, work, id, s, attempt, outputs)
+		_ = workflow.ExecuteLocalActivity(local(ctx), a.SetStepState, id, s.Address, store.StepRunning, attempt, "", []activities.InstanceOutput(nil)).Get(ctx, nil)
+		outs, err := runAttempt(ctx, work, id, s, attempt, outputs)
 		if err == nil {
-			_ = workflow.ExecuteActivity(short, a.SetStepState, id, s.Address, store.StepSucceeded, attempt, "", outs).Get(short, nil)
+			_ = workflow.ExecuteLocalActivity(local(ctx), a.SetStepState, id, s.Address, store.StepSucceeded, attempt, "", outs).Get(ctx, nil)
 			return outs, nil
 		}
 		lastErr, lastOuts = err, outs
 		if ctx.Err() != nil {
 			break
 		}
-		_ = workflow.ExecuteActivity(short, a.SetStepState, id, s.Address, store.StepRunning, attempt, err.Error(), outs).Get(short, nil)
+		_ = workflow.ExecuteLocalActivity(local(ctx), a.SetStepState, id, s.Address, store.StepRunning, attempt, err.Error(), outs).Get(ctx, nil)
 	}
 	final := store.StepFailed
 	msg := ""
@@ -238,10 +244,10 @@ func runStep(ctx workflow.Context, id string, s activities.GraphStep, outputs ma
 }
 
 // runAttempt expands the step and runs its instances in parallel.
-func runAttempt(ctx, short, work workflow.Context, id string, s activities.GraphStep, attempt int, outputs map[string][]activities.InstanceOutput) ([]activities.InstanceOutput, error) {
+func runAttempt(ctx, work workflow.Context, id string, s activities.GraphStep, attempt int, outputs map[string][]activities.InstanceOutput) ([]activities.InstanceOutput, error) {
 	var a *activities.Activities
 	var insts []activities.StepInstance
-	if err := workflow.ExecuteActivity(short, a.ExpandStep, id, s.Address, outputs).Get(short, &insts); err != nil {
+	if err := workflow.ExecuteLocalActivity(local(ctx), a.ExpandStep, id, s.Address, outputs).Get(ctx, &insts); err != nil {
 		return nil, err
 	}
 	futures := make([]workflow.Future, len(insts))

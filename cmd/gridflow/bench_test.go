@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +91,87 @@ func BenchmarkSubmitToRunning(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99-ms")
+}
+
+// trivialActivity is the baseline's unit of work.
+func trivialActivity(context.Context) error { return nil }
+
+// bareActivities runs n trivial activities in parallel: the ceiling of a
+// durable step on this server.
+func bareActivities(ctx workflow.Context, n int) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
+	fs := make([]workflow.Future, n)
+	for i := range fs {
+		fs[i] = workflow.ExecuteActivity(ctx, trivialActivity)
+	}
+	for _, f := range fs {
+		if err := f.Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BenchmarkCampaignSteps runs a campaign of 200 trivial steps (a reservation
+// and 199 independent `run "true"` steps) beside a workflow of 200 bare
+// activities on the same embedded server, and reports steps/s, activities/s
+// and their ratio (target >= 0.7).
+func BenchmarkCampaignSteps(b *testing.B) {
+	t := &testing.T{}
+	d, admin := startTinyDev(t, b.TempDir())
+	admin.t = t
+	defer d.stop(t)
+	c, err := client.Dial(client.Options{HostPort: d.temporal})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	w := worker.New(c, "bench-bare", worker.Options{})
+	w.RegisterWorkflow(bareActivities)
+	w.RegisterActivity(trivialActivity)
+	if err := w.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+
+	const steps = 200
+	var src strings.Builder
+	src.WriteString("reservation \"r\" {\n  site = \"s\"\n  nodes = 1\n  walltime = \"1h\"\n}\n")
+	for i := 1; i < steps; i++ {
+		fmt.Fprintf(&src, "run \"s%d\" {\n  nodes = reservation.r.nodes\n  command = \"true\"\n}\n", i)
+	}
+	var campDur, bareDur time.Duration
+	runs := 0
+	for b.Loop() {
+		t0 := time.Now()
+		var it campaignResp
+		if code := admin.do("POST", "/v1/campaigns", map[string]any{"source": src.String()}, &it); code != 201 {
+			b.Fatalf("submit = %d %+v", code, it.Errors)
+		}
+		for {
+			var cur campaignResp
+			admin.do("GET", "/v1/campaigns/"+it.UID, nil, &cur)
+			if cur.State == "succeeded" {
+				break
+			}
+			if cur.State == "failed" || cur.State == "canceled" {
+				b.Fatalf("campaign %s: %s", cur.State, cur.Reason)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t1 := time.Now()
+		run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{TaskQueue: "bench-bare"}, bareActivities, steps)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := run.Get(context.Background(), nil); err != nil {
+			b.Fatal(err)
+		}
+		campDur += t1.Sub(t0)
+		bareDur += time.Since(t1)
+		runs++
+	}
+	b.ReportMetric(float64(runs*steps)/campDur.Seconds(), "steps/s")
+	b.ReportMetric(float64(runs*steps)/bareDur.Seconds(), "bare-activities/s")
+	b.ReportMetric(bareDur.Seconds()/campDur.Seconds(), "ratio")
 }

@@ -15,10 +15,12 @@ FROM scratch
 COPY e2e/.build/busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 COPY e2e/.build/gridflow /gridflow
-# /tmp for commands run by the agent; /data and /agent are the default data directories.
-RUN ["/bin/mkdir", "-p", "/tmp", "/data", "/agent"]
-RUN ["/bin/chmod", "1777", "/tmp"]
-ENV PATH=/bin
+# /tmp for commands run by the agent, /data and /agent for the data directories, and a
+# user database: a static (CGO_ENABLED=0) binary finds the current user in /etc/passwd
+# or $USER, and the embedded Temporal server refuses to start without one
+# ("user: Current requires cgo or $USER set in environment").
+RUN ["/bin/sh", "-c", "mkdir -p /tmp /data /agent /root && chmod 1777 /tmp && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo 'root:x:0:' > /etc/group"]
+ENV PATH=/bin USER=root HOME=/root
 EXPOSE 8080 8233 7233 7070
 ENTRYPOINT ["/gridflow"]
 CMD ["--help"]

@@ -214,7 +214,6 @@ func runStep(ctx workflow.Context, id string, s activities.GraphStep, outputs ma
 			}
 			backoff *= 2
 		}
-		_ = workflow.ExecuteLocalActivity(local(ctx), a.SetStepState, id, s.Address, store.StepRunning, attempt, "", []activities.InstanceOutput(nil)).Get(ctx, nil)
 		outs, err := runAttempt(ctx, work, id, s, attempt, outputs)
 		if err == nil {
 			_ = workflow.ExecuteLocalActivity(local(ctx), a.SetStepState, id, s.Address, store.StepSucceeded, attempt, "", outs).Get(ctx, nil)
@@ -247,7 +246,7 @@ func runStep(ctx workflow.Context, id string, s activities.GraphStep, outputs ma
 func runAttempt(ctx, work workflow.Context, id string, s activities.GraphStep, attempt int, outputs map[string][]activities.InstanceOutput) ([]activities.InstanceOutput, error) {
 	var a *activities.Activities
 	var insts []activities.StepInstance
-	if err := workflow.ExecuteLocalActivity(local(ctx), a.ExpandStep, id, s.Address, outputs).Get(ctx, &insts); err != nil {
+	if err := workflow.ExecuteLocalActivity(local(ctx), a.ExpandStep, id, s.Address, attempt, outputs).Get(ctx, &insts); err != nil {
 		return nil, err
 	}
 	futures := make([]workflow.Future, len(insts))

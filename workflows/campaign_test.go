@@ -46,8 +46,8 @@ func newCampaignEnv(t *testing.T, graph activities.CampaignGraph, exit func(addr
 	for _, st := range graph.Steps {
 		kinds[st.Address] = st.Kind
 	}
-	env.OnActivity(a.ExpandStep, mock.Anything, "c1", mock.Anything, mock.Anything).Return(
-		func(_ context.Context, _, addr string, outs map[string][]activities.InstanceOutput) ([]activities.StepInstance, error) {
+	env.OnActivity(a.ExpandStep, mock.Anything, "c1", mock.Anything, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, _, addr string, _ int, outs map[string][]activities.InstanceOutput) ([]activities.StepInstance, error) {
 			in := activities.StepInstance{Address: addr, Kind: kinds[addr]}
 			if kinds[addr] == "reservation" {
 				in.Reservation = &activities.ReserveAction{Site: "s"}

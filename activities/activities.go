@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/gridflow/gridflow/engine/deploy"
 	"github.com/gridflow/gridflow/engine/hw"
 	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
@@ -17,6 +18,8 @@ type Activities struct {
 	Store *store.Store
 	// Reservations places and cancels the reservations campaigns make.
 	Reservations *resv.Service
+	// Deployments is canceled when the reservation under it ends.
+	Deployments *deploy.Service
 	// Drivers returns the hardware drivers of the current testbed.
 	Drivers func(ctx context.Context) (*hw.Drivers, error)
 }

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/gridflow/gridflow/engine/hw"
+	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
 )
 
@@ -59,6 +60,22 @@ func (a *Activities) ReleaseReservation(ctx context.Context, id string) error {
 	}
 	if err != nil {
 		return err
+	}
+	// A reservation ending cancels the deployments still writing its nodes.
+	if a.Deployments != nil {
+		ds, _, err := a.Store.ListDeployments(ctx, store.DeploymentFilter{Reservation: id})
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			if d.State != store.DeployWaiting && d.State != store.DeployProcessing {
+				continue
+			}
+			var re *resv.RequestError
+			if err := a.Deployments.Cancel(ctx, d.ID); err != nil && !errors.As(err, &re) {
+				return fmt.Errorf("cancel deployment %s of reservation %s: %w", d.ID, id, err)
+			}
+		}
 	}
 	// Stop what the reservation left running on its nodes (processes,
 	// containers). A node that cannot be reached is retried; one that says

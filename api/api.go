@@ -85,6 +85,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s.registerReference(api)
 	s.registerTestbed(api)
 	s.registerReservations(api)
+	s.registerDeployments(api)
 	s.registerCampaigns(api)
 	s.registerNodeRuntime(api)
 

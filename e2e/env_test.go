@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
@@ -85,8 +86,11 @@ func testbedHCL(nodes []string) string {
 // (such as the alias of a stopped node) to the configured servers; with
 // 127.0.0.1, inside the container where nothing listens, the lookup fails at
 // once instead of leaving the machine.
+// The short resolver timeout makes the lookup of a lost node's alias fail in
+// about a second rather than ten.
 func hostConfig(hc *container.HostConfig) {
 	hc.DNS = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+	hc.DNSOptions = []string{"timeout:1", "attempts:1"}
 }
 
 // startTestbed starts the network, n agents and the engine, in parallel.
@@ -210,15 +214,33 @@ func (tb *testbed) baseURL() string {
 	return tb.base
 }
 
-// restartEngine stops the engine container (SIGTERM, SIGKILL after grace)
-// and starts it again on the same filesystem, waiting until it is ready.
-func (tb *testbed) restartEngine(grace time.Duration) {
+// restartEngine stops the engine container and starts it again on the same
+// filesystem, waiting until it is ready. With kill, the engine gets SIGKILL
+// at once (a crash: docker kill); otherwise SIGTERM and grace to stop before
+// SIGKILL (docker stop, docker restart).
+func (tb *testbed) restartEngine(kill bool, grace time.Duration) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	old := tb.baseURL()
 	t0 := time.Now()
-	if err := tb.engine.Stop(ctx, &grace); err != nil {
+	if kill {
+		dc, err := testcontainers.NewDockerClientWithOpts(ctx)
+		if err != nil {
+			tb.t.Fatalf("docker client: %v", err)
+		}
+		defer dc.Close()
+		if _, err := dc.ContainerKill(ctx, tb.engine.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+			tb.t.Fatalf("killing the engine: %v", err)
+		}
+		eventually(tb.t, "engine container exited", 30*time.Second, 100*time.Millisecond, func() (bool, string) {
+			in, err := tb.engine.Inspect(ctx)
+			if err != nil {
+				return false, err.Error()
+			}
+			return !in.State.Running, string(in.State.Status)
+		})
+	} else if err := tb.engine.Stop(ctx, &grace); err != nil {
 		tb.t.Fatalf("stopping the engine: %v", err)
 	}
 	stopped := time.Since(t0)
@@ -229,7 +251,7 @@ func (tb *testbed) restartEngine(grace time.Duration) {
 	if err := tb.refreshBase(); err != nil {
 		tb.t.Fatal(err)
 	}
-	tb.t.Logf("engine restarted: stopped in %s, ready again %s later; API %s -> %s",
+	tb.t.Logf("engine restarted (kill=%v): down in %s, ready again %s later; API %s -> %s", kill,
 		stopped.Round(time.Millisecond), (time.Since(t0) - stopped).Round(time.Millisecond), old, tb.baseURL())
 }
 
@@ -481,7 +503,10 @@ func (tb *testbed) reservations() []reservation {
 	return list.Items
 }
 
-// waitReservationEnded waits until a reservation is canceled or terminated.
+var finalReservation = map[string]bool{"canceled": true, "terminated": true, "error": true}
+
+// waitReservationEnded waits until a reservation reaches a final state and
+// requires it to be canceled or terminated (released), not error.
 func (tb *testbed) waitReservationEnded(id string, within time.Duration) reservation {
 	tb.t.Helper()
 	var r reservation
@@ -491,9 +516,22 @@ func (tb *testbed) waitReservationEnded(id string, within time.Duration) reserva
 		if err != nil || code != 200 {
 			return false, fmt.Sprintf("%d %v %s", code, err, short(string(raw), 200))
 		}
-		return r.State == "canceled" || r.State == "terminated", r.State + " " + r.Reason
+		return finalReservation[r.State], r.State + " " + r.Reason
 	})
+	if r.State != "canceled" && r.State != "terminated" {
+		tb.t.Fatalf("reservation %s ended %s (%s), want canceled or terminated", id, r.State, r.Reason)
+	}
 	return r
+}
+
+// nodeState is a node's state in the reference API (free, reserved, ...).
+func (tb *testbed) nodeState(node string) string {
+	tb.t.Helper()
+	var n struct {
+		State string `json:"state"`
+	}
+	tb.must("GET", "/v1/sites/"+site+"/clusters/"+cluster+"/nodes/"+node, nil, &n, 200)
+	return n.State
 }
 
 // ---- the agents' own API, to observe (never to act) ----
@@ -504,6 +542,15 @@ type agentProcess struct {
 	Args     []string `json:"args"`
 	State    string   `json:"state"`
 	ExitCode *int     `json:"exitCode"`
+	Signal   string   `json:"signal"`
+}
+
+func (p agentProcess) String() string {
+	code := "?"
+	if p.ExitCode != nil {
+		code = fmt.Sprint(*p.ExitCode)
+	}
+	return fmt.Sprintf("%s %s exit=%s signal=%q", p.ID, p.State, code, p.Signal)
 }
 
 func (tb *testbed) agentProcesses(node string) ([]agentProcess, error) {

@@ -7,6 +7,7 @@
 //
 //	scripts/e2e.sh                                 # installs busybox-static if needed, runs the suite
 //	go test -tags e2e -count=1 -v ./e2e/ -run TestX
+//	GRIDFLOW_E2E_BINARY=path/to/static/gridflow go test -tags e2e ...   # skip the build
 //
 // TestMain builds a static gridflow binary (CGO_ENABLED=0) into e2e/.build/,
 // copies Debian's busybox-static beside it, and builds the image of the
@@ -72,22 +73,34 @@ func prepareImage() error {
 		return err
 	}
 
-	start := time.Now()
-	// -o onto the same file relinks only when something changed.
-	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", filepath.Join(build, "gridflow"), "./cmd/gridflow")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("building the static gridflow binary: %w", err)
+	if bin := os.Getenv("GRIDFLOW_E2E_BINARY"); bin != "" {
+		// A binary built elsewhere (it must be static: CGO_ENABLED=0).
+		if err := stageStatic(bin, filepath.Join(build, "gridflow"), "GRIDFLOW_E2E_BINARY"); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "e2e: using the gridflow binary %s\n", bin)
+	} else {
+		start := time.Now()
+		// -o onto the same file relinks only when something changed.
+		cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", filepath.Join(build, "gridflow"), "./cmd/gridflow")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("building the static gridflow binary: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "e2e: gridflow binary built in %s\n", time.Since(start).Round(time.Millisecond))
 	}
-	fmt.Fprintf(os.Stderr, "e2e: gridflow binary built in %s\n", time.Since(start).Round(time.Millisecond))
 
-	if err := stageBusybox(filepath.Join(build, "busybox")); err != nil {
+	busybox := os.Getenv("GRIDFLOW_E2E_BUSYBOX")
+	if busybox == "" {
+		busybox = "/bin/busybox"
+	}
+	if err := stageStatic(busybox, filepath.Join(build, "busybox"), "busybox (apt-get install busybox-static, or run scripts/e2e.sh)"); err != nil {
 		return err
 	}
 
-	start = time.Now()
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	p, err := testcontainers.NewDockerProvider()
@@ -122,20 +135,17 @@ func imageID(ctx context.Context, c client.APIClient, ref string) string {
 	return res.ID
 }
 
-// stageBusybox copies a static busybox (Debian's busybox-static) to dst.
-func stageBusybox(dst string) error {
-	src := os.Getenv("GRIDFLOW_E2E_BUSYBOX")
-	if src == "" {
-		src = "/bin/busybox"
-	}
+// stageStatic copies a statically linked executable to dst, unless dst
+// already holds the same bytes (so that the image layer stays cached).
+func stageStatic(src, dst, what string) error {
 	f, err := elf.Open(src)
 	if err != nil {
-		return fmt.Errorf("no usable busybox at %s (%v): apt-get install busybox-static, or run scripts/e2e.sh", src, err)
+		return fmt.Errorf("no usable %s at %s: %v", what, src, err)
 	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			f.Close()
-			return fmt.Errorf("%s is dynamically linked and cannot run in a FROM scratch image: apt-get install busybox-static", src)
+			return fmt.Errorf("%s is dynamically linked and cannot run in a FROM scratch image: %s", src, what)
 		}
 	}
 	f.Close()
@@ -147,15 +157,10 @@ func stageBusybox(dst string) error {
 		return nil
 	}
 	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
-	if err != nil {
+	if err := os.WriteFile(tmp, want, 0o755); err != nil {
 		return err
 	}
-	if _, err := out.Write(want); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
+	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
 	return os.Rename(tmp, dst)

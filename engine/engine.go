@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/gridflow/gridflow/dsl/testbed"
+	"github.com/gridflow/gridflow/engine/deploy"
 	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
 )
@@ -31,6 +32,8 @@ type Engine struct {
 	Logger   *slog.Logger
 	// Reservations places and changes reservations.
 	Reservations *resv.Service
+	// Deployments deploys environments on reserved nodes.
+	Deployments *deploy.Service
 
 	drivers    driverCache
 	nodeStates nodeStatesCache
@@ -60,6 +63,7 @@ func New(st *store.Store, tc client.Client, logger *slog.Logger) *Engine {
 		}
 		return s.Testbed, nil
 	}}
+	e.Deployments = &deploy.Service{Store: st, Logger: logger, Testbed: e.Reservations.Testbed}
 	e.SetTemporal(tc)
 	return e
 }
@@ -68,6 +72,7 @@ func New(st *store.Store, tc client.Client, logger *slog.Logger) *Engine {
 func (e *Engine) SetTemporal(tc client.Client) {
 	e.Temporal = tc
 	e.Reservations.Temporal = tc
+	e.Deployments.Temporal = tc
 }
 
 // latestTTL bounds how stale a replica's view of the current testbed can be when

@@ -11,5 +11,6 @@ import (
 func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflow(Maintenance)
 	w.RegisterWorkflow(Campaign)
+	RegisterDeployment(w)
 	w.RegisterWorkflowWithOptions(Reservation, workflow.RegisterOptions{Name: resv.WorkflowName})
 }

@@ -114,7 +114,7 @@ func (e *Service) gantt(ctx context.Context, a *store.AllocTx, now time.Time) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	states, err := e.Store.NodeStates(ctx)
+	states, err := a.NodeStates(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -273,7 +273,7 @@ func (e *Service) SetWalltime(ctx context.Context, id string, walltime time.Dura
 		}
 		r, ok := byID[id]
 		if !ok {
-			cur, err := e.Store.GetReservation(ctx, id)
+			cur, err := a.Get(ctx, id)
 			if err != nil {
 				return err
 			}

@@ -10,13 +10,14 @@ import (
 )
 
 // latestVersion is the newest migration; bump it with each new migration.
-const latestVersion = 4
+const latestVersion = 5
 
 var (
 	tablesV1 = []string{"oauth_clients", "project_members", "projects", "settings", "tokens", "users"}
 	tablesV2 = []string{"node_states", "testbed_versions"}
 	tablesV3 = []string{"reservation_events", "reservations"}
 	tablesV4 = []string{"campaign_steps", "campaigns"}
+	tablesV5 = []string{"deployment_nodes", "deployments", "environments"}
 )
 
 // tables lists the tables of the store's schema, migrate's own excepted.
@@ -61,7 +62,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 		must(t, s.MigrateUp(ctx), "MigrateUp")
 		wantVersion(t, s, latestVersion)
-		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4)
+		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4, tablesV5)
 		must(t, s.MigrateUp(ctx), "MigrateUp again")
 		wantVersion(t, s, latestVersion)
 
@@ -71,7 +72,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 		must(t, err, "CreateUser")
 		must(t, s.SetNodeState(ctx, "n-1", "down", "test"), "SetNodeState")
 
-		must(t, s.MigrateDown(ctx, 2), "MigrateDown(2)")
+		must(t, s.MigrateDown(ctx, 3), "MigrateDown(3)")
 		wantVersion(t, s, 2)
 		wantTables(t, s, tablesV1, tablesV2)
 		must(t, s.MigrateDown(ctx, 1), "MigrateDown(1) again")
@@ -89,7 +90,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 		must(t, s.MigrateUp(ctx), "MigrateUp after down")
 		wantVersion(t, s, latestVersion)
-		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4)
+		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4, tablesV5)
 		if _, err := s.GetUser(ctx, "alice"); err == nil {
 			t.Fatal("user survived a full down migration")
 		}

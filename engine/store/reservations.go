@@ -121,6 +121,35 @@ func (a *AllocTx) Active(ctx context.Context, now time.Time) ([]Reservation, err
 	return out, rows.Err()
 }
 
+// NodeStates reads the node states inside the transaction: the allocation
+// lock holds a connection, and asking the pool for a second one while every
+// connection waits on the lock would deadlock.
+func (a *AllocTx) NodeStates(ctx context.Context) (map[string]NodeState, error) {
+	rows, err := a.tx.QueryContext(ctx, `SELECT node, state, reason, updated_at FROM node_states`)
+	if err != nil {
+		return nil, fmt.Errorf("store: node states: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]NodeState{}
+	for rows.Next() {
+		var n NodeState
+		if err := rows.Scan(&n.Node, &n.State, &n.Reason, timeCol{&n.UpdatedAt}); err != nil {
+			return nil, fmt.Errorf("store: node states: %w", err)
+		}
+		out[n.Node] = n
+	}
+	return out, rows.Err()
+}
+
+// Get reads one reservation inside the transaction.
+func (a *AllocTx) Get(ctx context.Context, id string) (Reservation, error) {
+	r, err := scanReservation(a.tx.QueryRowContext(ctx, `SELECT `+resColumns+` FROM reservations WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("store: reservation %s: %w", id, ErrNotFound)
+	}
+	return r, err
+}
+
 // Insert records a new reservation and its first event.
 func (a *AllocTx) Insert(ctx context.Context, r Reservation, message string) error {
 	now := a.s.now()

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS deployment_nodes;
+DROP TABLE IF EXISTS deployments;
+DROP TABLE IF EXISTS environments;

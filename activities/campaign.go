@@ -21,6 +21,7 @@ import (
 
 	"github.com/gridflow/gridflow/dsl/campaign"
 	"github.com/gridflow/gridflow/dsl/units"
+	"github.com/gridflow/gridflow/engine/deploy"
 	"github.com/gridflow/gridflow/engine/hw"
 	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
@@ -57,6 +58,14 @@ type StepInstance struct {
 	Kind        string
 	Reservation *ReserveAction `json:",omitempty"`
 	Run         *RunAction     `json:",omitempty"`
+	Deployment  *DeployAction  `json:",omitempty"`
+}
+
+// DeployAction is a deployment step instance.
+type DeployAction struct {
+	Nodes       []string
+	Environment string
+	Force       bool
 }
 
 // ReserveAction is a reservation step instance.
@@ -238,6 +247,8 @@ func (a *Activities) ExpandStep(ctx context.Context, id, address string, attempt
 				ra.Groups = append(ra.Groups, resv.NodeGroup{Count: g.Nodes, Filter: f})
 			}
 			si.Reservation = ra
+		case *campaign.DeploymentSpec:
+			si.Deployment = &DeployAction{Nodes: sp.Nodes, Environment: sp.Environment, Force: sp.Force}
 		case *campaign.RunSpec:
 			if sp.Container != "" {
 				return nil, nonRetryable(fmt.Errorf("%s: commands in containers are not supported by this engine yet; run on nodes", in.Address), "Unsupported")
@@ -361,6 +372,86 @@ func (a *Activities) Reserve(ctx context.Context, id, address string, act Reserv
 func cmpOr(s, def string) string {
 	if s == "" {
 		return def
+	}
+	return s
+}
+
+// Deploy deploys an environment for a campaign step instance (or finds the
+// deployment an earlier try made) and waits for its end. Following the
+// language, it fails only when no node deployed.
+func (a *Activities) Deploy(ctx context.Context, id, address string, act DeployAction) (json.RawMessage, error) {
+	if a.Deployments == nil {
+		return nil, nonRetryable(errors.New("deployments are not available in this engine"), "Unsupported")
+	}
+	rec, err := a.Store.GetCampaign(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(act.Nodes) == 0 {
+		return nil, nonRetryable(fmt.Errorf("%s: no nodes to deploy", address), "Invalid")
+	}
+	tb, err := a.Reservations.Testbed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := tb.Node(act.Nodes[0])
+	if n == nil {
+		return nil, nonRetryable(fmt.Errorf("%s: no node %q in the testbed", address, act.Nodes[0]), "Invalid")
+	}
+	key := "campaign-deployment " + id + " " + address
+	depID, err := a.Store.GetSetting(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		d, err := a.Deployments.Submit(ctx, deploy.DeployRequest{Site: n.Site, Owner: rec.Owner, Nodes: act.Nodes,
+			Environment: act.Environment, Force: act.Force})
+		var re *resv.RequestError
+		if errors.As(err, &re) {
+			return nil, nonRetryable(fmt.Errorf("%s: %s", address, re.Msg), "Refused")
+		}
+		if err != nil {
+			return nil, err
+		}
+		depID = d.ID
+		if err := a.Store.SetSetting(ctx, key, depID); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	for {
+		d, err := a.Store.GetDeployment(ctx, depID)
+		if err != nil {
+			return nil, err
+		}
+		activity.RecordHeartbeat(ctx, d.State)
+		switch d.State {
+		case store.DeployWaiting, store.DeployProcessing:
+		default:
+			var ok, ko []string
+			for _, dn := range d.Nodes {
+				if dn.State == store.NodeOK {
+					ok = append(ok, dn.Node)
+				} else {
+					ko = append(ko, dn.Node)
+				}
+			}
+			out, _ := json.Marshal(map[string]any{"id": d.ID, "environment": d.Environment, "nodes": act.Nodes,
+				"ok_nodes": nonNilList(ok), "ko_nodes": nonNilList(ko)})
+			if len(ok) == 0 {
+				return nil, nonRetryable(fmt.Errorf("%s: deployment %s deployed no node (%s): %s", address, d.ID, d.State, d.Reason), "DeployFailed")
+			}
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func nonNilList(s []string) []string {
+	if s == nil {
+		return []string{}
 	}
 	return s
 }

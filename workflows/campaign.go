@@ -258,6 +258,8 @@ func runAttempt(ctx, work workflow.Context, id string, s activities.GraphStep, a
 		case in.Run != nil:
 			futures[i] = workflow.ExecuteActivity(work, a.RunCommand, id, in.Address, attempt, *in.Run)
 			isRun[i] = true
+		case in.Deployment != nil:
+			futures[i] = workflow.ExecuteActivity(work, a.Deploy, id, in.Address, *in.Deployment)
 		default:
 			return nil, fmt.Errorf("%s: nothing to run", in.Address)
 		}

@@ -238,3 +238,48 @@ func TestCampaignRejectsBadSourceWithPositions(t *testing.T) {
 		t.Fatalf("a rejected campaign was created")
 	}
 }
+
+func TestCampaignDeploysThenRuns(t *testing.T) {
+	d, admin := startTinyDev(t, t.TempDir())
+	defer d.stop(t)
+	src := `
+reservation "exp" {
+  site     = "s"
+  cluster  = "a"
+  nodes    = 2
+  walltime = "30m"
+  types    = ["deploy"]
+}
+deployment "os" {
+  environment = "debian12-min"
+  nodes       = reservation.exp.nodes
+}
+run "bench" {
+  nodes   = deployment.os.ok_nodes
+  command = "echo ran"
+}
+output "deployed" {
+  value = deployment.os.ok_nodes
+}
+`
+	var it campaignResp
+	if code := admin.do("POST", "/v1/campaigns", map[string]any{"source": src}, &it); code != 201 {
+		t.Fatalf("submit = %d %s %+v", code, it.Detail, it.Errors)
+	}
+	done := admin.waitCampaign(it.UID, 90*time.Second, "succeeded", "failed", "canceled")
+	if done.State != "succeeded" {
+		t.Fatalf("campaign %s: %s %+v", done.State, done.Reason, done.Steps)
+	}
+	var deployed []string
+	if err := json.Unmarshal(done.Outputs["deployed"], &deployed); err != nil || len(deployed) != 2 {
+		t.Fatalf("deployed output %s", done.Outputs["deployed"])
+	}
+	// The nodes run the deployed environment.
+	var info struct {
+		Environment struct{ Name string }
+	}
+	admin.do("GET", "/v1/nodes/"+deployed[0]+"/info", nil, &info)
+	if !strings.HasPrefix(info.Environment.Name, "debian12-min") {
+		t.Fatalf("node %s runs %q", deployed[0], info.Environment.Name)
+	}
+}

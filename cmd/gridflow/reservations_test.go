@@ -302,20 +302,18 @@ func TestReservationBadInputAndAuthorization(t *testing.T) {
 	}
 }
 
-// TestConcurrentReservationsNeverOverlap submits many reservations at once on a
-// 4-node cluster and checks in the store's answers that no node is ever held
-// by two overlapping reservations.
-func TestConcurrentReservationsNeverOverlap(t *testing.T) {
-	d, admin := startTinyDev(t, t.TempDir())
-	defer d.stop(t)
-	const n = 200
+// submitAndCheckNoOverlap submits n reservations of 1 or 2 nodes of cluster
+// a at once, spread over the clients (replicas), and checks in the answers of
+// the API that no node is in two overlapping reservations.
+func submitAndCheckNoOverlap(t *testing.T, n, walltime int, clients ...apiClient) {
+	t.Helper()
 	var wg sync.WaitGroup
 	codes := make([]int, n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i], _ = admin.reserve(map[string]any{"nodes": 1 + i%2, "cluster": "a", "walltime": fmt.Sprint(600 + i)})
+			codes[i], _ = clients[i%len(clients)].reserve(map[string]any{"nodes": 1 + i%2, "cluster": "a", "walltime": fmt.Sprint(walltime + i)})
 		}()
 	}
 	wg.Wait()
@@ -328,23 +326,33 @@ func TestConcurrentReservationsNeverOverlap(t *testing.T) {
 		Total int
 		Items []resv
 	}
-	admin.do("GET", "/v1/reservations?limit=1000", nil, &all)
+	clients[0].do("GET", "/v1/reservations?limit=1000", nil, &all)
 	if all.Total != n {
 		t.Fatalf("%d reservations recorded, want %d", all.Total, n)
 	}
 	for i, a := range all.Items {
 		for _, b := range all.Items[i+1:] {
-			if a.StartAt.Before(b.EndAt) && b.StartAt.Before(a.EndAt) {
-				for _, x := range a.Nodes {
-					for _, y := range b.Nodes {
-						if x == y {
-							t.Fatalf("node %s is in %s [%s,%s) and %s [%s,%s)", x, a.UID, a.StartAt, a.EndAt, b.UID, b.StartAt, b.EndAt)
-						}
+			if !(a.StartAt.Before(b.EndAt) && b.StartAt.Before(a.EndAt)) {
+				continue
+			}
+			for _, x := range a.Nodes {
+				for _, y := range b.Nodes {
+					if x == y {
+						t.Fatalf("node %s is in %s [%s,%s) and %s [%s,%s)", x, a.UID, a.StartAt, a.EndAt, b.UID, b.StartAt, b.EndAt)
 					}
 				}
 			}
 		}
 	}
+}
+
+// TestConcurrentReservationsNeverOverlap submits many reservations at once on a
+// 4-node cluster and checks in the store's answers that no node is ever held
+// by two overlapping reservations.
+func TestConcurrentReservationsNeverOverlap(t *testing.T) {
+	d, admin := startTinyDev(t, t.TempDir())
+	defer d.stop(t)
+	submitAndCheckNoOverlap(t, 200, 600, admin)
 }
 
 func TestBesteffortIsPreempted(t *testing.T) {

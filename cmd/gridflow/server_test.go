@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,45 +88,5 @@ func TestTwoServerReplicasShareState(t *testing.T) {
 
 	// Concurrent reservations through both replicas never overlap on a node:
 	// placement runs under PostgreSQL's advisory lock.
-	const n = 60
-	var wg sync.WaitGroup
-	codes := make([]int, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := apiClient{t: t, base: a, token: token}
-			if i%2 == 1 {
-				c.base = b
-			}
-			codes[i], _ = c.reserve(map[string]any{"nodes": 1 + i%2, "cluster": "a", "walltime": fmt.Sprint(3600 + i)})
-		}()
-	}
-	wg.Wait()
-	for i, c := range codes {
-		if c != 201 {
-			t.Fatalf("submission %d = %d", i, c)
-		}
-	}
-	var all struct {
-		Total int
-		Items []resv
-	}
-	apiClient{t: t, base: a, token: token}.do("GET", "/v1/reservations?limit=1000", nil, &all)
-	if all.Total != n {
-		t.Fatalf("%d reservations, want %d", all.Total, n)
-	}
-	for i, x := range all.Items {
-		for _, y := range all.Items[i+1:] {
-			if x.StartAt.Before(y.EndAt) && y.StartAt.Before(x.EndAt) {
-				for _, nx := range x.Nodes {
-					for _, ny := range y.Nodes {
-						if nx == ny {
-							t.Fatalf("node %s in %s and %s, overlapping", nx, x.UID, y.UID)
-						}
-					}
-				}
-			}
-		}
-	}
+	submitAndCheckNoOverlap(t, 60, 3600, apiClient{t: t, base: a, token: token}, apiClient{t: t, base: b, token: token})
 }

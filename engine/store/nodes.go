@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -41,7 +42,15 @@ func (s *Store) NodeStatesGeneration() uint64 { return s.nodeGen.Load() }
 // NodeStates returns the stored states by node name. A node missing from
 // the map is free.
 func (s *Store) NodeStates(ctx context.Context) (map[string]NodeState, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT node, state, reason, updated_at FROM node_states`)
+	return nodeStates(ctx, s.db)
+}
+
+type rowsQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func nodeStates(ctx context.Context, q rowsQuerier) (map[string]NodeState, error) {
+	rows, err := q.QueryContext(ctx, `SELECT node, state, reason, updated_at FROM node_states`)
 	if err != nil {
 		return nil, fmt.Errorf("store: node states: %w", err)
 	}

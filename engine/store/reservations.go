@@ -125,20 +125,7 @@ func (a *AllocTx) Active(ctx context.Context, now time.Time) ([]Reservation, err
 // lock holds a connection, and asking the pool for a second one while every
 // connection waits on the lock would deadlock.
 func (a *AllocTx) NodeStates(ctx context.Context) (map[string]NodeState, error) {
-	rows, err := a.tx.QueryContext(ctx, `SELECT node, state, reason, updated_at FROM node_states`)
-	if err != nil {
-		return nil, fmt.Errorf("store: node states: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]NodeState{}
-	for rows.Next() {
-		var n NodeState
-		if err := rows.Scan(&n.Node, &n.State, &n.Reason, timeCol{&n.UpdatedAt}); err != nil {
-			return nil, fmt.Errorf("store: node states: %w", err)
-		}
-		out[n.Node] = n
-	}
-	return out, rows.Err()
+	return nodeStates(ctx, a.tx)
 }
 
 // Get reads one reservation inside the transaction.

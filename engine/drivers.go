@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/gridflow/gridflow/engine/hw"
+	"github.com/gridflow/gridflow/engine/store"
 	_ "github.com/gridflow/gridflow/engine/hw/agentclient" // the "agent" driver
 	_ "github.com/gridflow/gridflow/engine/hw/sim"         // the "sim" driver
 )
@@ -36,7 +38,32 @@ func (e *Engine) Drivers(ctx context.Context) (*hw.Drivers, error) {
 	if e.drivers.drivers != nil && e.drivers.version == snap.Version.UID {
 		return e.drivers.drivers, nil
 	}
-	d, err := hw.ForTestbed(snap.Testbed, e.drivers.opts)
+	opts := e.drivers.opts
+	user := opts.OnHealth
+	// An agent that stops answering marks its node down, and free again when
+	// it answers: the scheduler never places on a down node.
+	opts.OnHealth = func(h hw.Health) {
+		if user != nil {
+			user(h)
+		}
+		ctx := context.Background()
+		states, err := e.Store.NodeStates(ctx)
+		if err != nil {
+			e.Logger.Warn("cannot read node states", "node", h.Node, "err", err)
+			return
+		}
+		cur := states[h.Node]
+		switch {
+		case !h.Up && cur.State != "down":
+			err = e.Store.SetNodeState(ctx, h.Node, "down", "agent unreachable: "+h.LastError)
+		case h.Up && cur.State == "down" && strings.HasPrefix(cur.Reason, "agent unreachable"):
+			err = e.Store.SetNodeState(ctx, h.Node, store.StateFree, "agent answers again")
+		}
+		if err != nil {
+			e.Logger.Warn("cannot record node health", "node", h.Node, "err", err)
+		}
+	}
+	d, err := hw.ForTestbed(snap.Testbed, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,28 @@ func (a *Activities) LaunchReservation(ctx context.Context, id string) error {
 			return temporal.NewNonRetryableApplicationError(err.Error(), "NodeDown", err)
 		}
 	}
+	// The nodes must answer: a launch on an unreachable node is retried, then
+	// the reservation ends in error and releases what it holds.
+	if a.Drivers != nil {
+		drivers, err := a.Drivers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range r.Nodes {
+			d, err := drivers.For(n)
+			if err != nil {
+				return temporal.NewNonRetryableApplicationError(err.Error(), "NoDriver", err)
+			}
+			if _, err := d.Info(ctx, n); err != nil {
+				if hw.Retryable(err) {
+					return fmt.Errorf("node %s does not answer: %w", n, err)
+				}
+				if hw.KindOf(err) != hw.Unsupported {
+					return temporal.NewNonRetryableApplicationError(err.Error(), "NodeUnusable", err)
+				}
+			}
+		}
+	}
 	for _, n := range r.Nodes {
 		if err := a.Store.SetNodeState(ctx, n, "reserved", "reservation "+id); err != nil {
 			return err

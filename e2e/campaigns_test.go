@@ -145,7 +145,7 @@ run "work" {
 		t.Errorf("the campaign's reason does not name run.work: %q", done.Reason)
 	}
 	ended := time.Now()
-	r := tb.waitReservationEnded(rs[0].UID, 6*time.Minute)
+	r := tb.waitReservationEnded(rs[0].UID, 2*time.Minute)
 	t.Logf("reservation %s %s (%s) %s after the campaign ended", r.UID, r.State, r.Reason, time.Since(ended).Round(time.Second))
 	eventually(t, "node "+kept+" free again", 30*time.Second, 250*time.Millisecond, func() (bool, string) {
 		st := tb.nodeState(kept)

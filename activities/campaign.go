@@ -559,9 +559,15 @@ func (a *Activities) RunCommand(ctx context.Context, id, address string, attempt
 	out := map[string]any{"results": results, "exit_code": 0, "stdout": "", "stderr": ""}
 	first := results[act.Nodes[0]]
 	out["stdout"], out["stderr"] = first.Stdout, first.Stderr
-	worst := 0
+	// The worst exit code: the largest positive one; else -1 when a signal
+	// ended a process (that is a failure too, not a success); else 0.
+	worst, signaled := 0, false
 	for _, r := range results {
 		worst = max(worst, r.ExitCode)
+		signaled = signaled || r.ExitCode < 0
+	}
+	if worst == 0 && signaled {
+		worst = -1
 	}
 	out["exit_code"] = worst
 	b, err := json.Marshal(out)
@@ -582,7 +588,13 @@ func runOn(ctx context.Context, drivers *hw.Drivers, node string, spec hw.Proces
 	for p.State == hw.ProcessRunning {
 		select {
 		case <-ctx.Done():
-			_, _ = d.Kill(context.WithoutCancel(ctx), node, spec.ID)
+			select {
+			case <-activity.GetWorkerStopChannel(ctx):
+				// The worker is stopping, not the step: leave the process
+				// running; the retried attempt finds it by its id.
+			default:
+				_, _ = d.Kill(context.WithoutCancel(ctx), node, spec.ID)
+			}
 			return runResult{}, ctx.Err()
 		case <-time.After(wait):
 		}

@@ -2,8 +2,11 @@ package activities
 
 import (
 	"context"
+	"time"
+
 	"errors"
 	"fmt"
+	"go.temporal.io/sdk/activity"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -112,8 +115,14 @@ func (a *Activities) ReleaseReservation(ctx context.Context, id string) error {
 			if err != nil {
 				continue // the node left the testbed
 			}
-			if _, err := d.StopReservation(ctx, n, id); err != nil && hw.Retryable(err) {
-				return fmt.Errorf("stop what reservation %s runs on %s: %w", id, n, err)
+			// A node that does not answer must not keep the others
+			// reserved: it is skipped (its agent marks it down), and the
+			// rest are released.
+			sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			_, err = d.StopReservation(sctx, n, id)
+			cancel()
+			if err != nil {
+				activity.GetLogger(ctx).Warn("cannot stop what the reservation runs on a node", "reservation", id, "node", n, "error", err)
 			}
 		}
 	}

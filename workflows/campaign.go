@@ -202,7 +202,9 @@ func runStep(ctx workflow.Context, id string, s activities.GraphStep, outputs ma
 	work := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
 		HeartbeatTimeout:    15 * time.Second, // a crashed worker's attempt is retried soon
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
+		// Transient faults (an agent restarting) are retried briefly; a node
+		// that stays away fails the attempt within about half a minute.
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 5},
 	})
 	backoff := s.Backoff
 	var lastErr error

@@ -478,6 +478,15 @@ func TestVersionsAndTimeTravel(t *testing.T) {
 	if vs["total"] != float64(2) || vs["items"].([]any)[0].(map[string]any)["message"] != "upgrade" {
 		t.Fatalf("versions %v", vs)
 	}
+	// A page the store cut keeps the whole list's total and links.
+	p1 := f.do(req{path: "/v1/versions?limit=1", token: f.alice}).json(t)
+	if p1["total"] != float64(2) || len(p1["items"].([]any)) != 1 || links(t, p1)["next"] != "/v1/versions?offset=1&limit=1" {
+		t.Fatalf("first page of versions: %v", p1)
+	}
+	p2 := f.do(req{path: "/v1/versions?offset=1&limit=1", token: f.alice}).json(t)
+	if p2["offset"] != float64(1) || len(p2["items"].([]any)) != 1 || links(t, p2)["next"] != "" || links(t, p2)["prev"] == "" {
+		t.Fatalf("second page of versions: %v", p2)
+	}
 	nodeVs := f.do(req{path: "/v1/sites/lyon/clusters/sirius/nodes/sirius-1/versions", token: f.alice}).json(t)
 	if nodeVs["total"] != float64(2) {
 		t.Fatalf("sirius-1 changed in both versions, got %v", nodeVs["total"])

@@ -237,11 +237,11 @@ func (s *Server) registerCampaigns(api huma.API) {
 			if err != nil {
 				return nil, storeError(err, "campaigns")
 			}
-			items := make([]CampaignItem, total)
+			items := make([]CampaignItem, len(cs))
 			for i, c := range cs {
-				items[min(in.Offset, total)+i] = campaignItem(ctx, c)
+				items[i] = campaignItem(ctx, c)
 			}
-			return &struct{ Body Collection[CampaignItem] }{page(ctx, items, in.Paging, "/campaigns", "", "")}, nil
+			return &struct{ Body Collection[CampaignItem] }{storePage(ctx, items, total, in.Paging, "/campaigns", "", "")}, nil
 		})
 	huma.Register(api, op("get-campaign", http.MethodGet, "/v1/campaigns/{id}", "Get a campaign with its steps and outputs", "campaigns"),
 		func(ctx context.Context, in *struct {

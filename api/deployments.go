@@ -336,11 +336,9 @@ func (s *Server) registerDeployments(api huma.API) {
 			if err != nil {
 				return nil, storeError(err, "deployments")
 			}
-			// page() cuts a window out of the whole list: place this page
-			// where it belongs in a list of total items.
-			items := make([]DeploymentItem, total)
+			items := make([]DeploymentItem, len(ds))
 			for i, d := range ds {
-				items[min(q.Offset, total)+i] = deploymentItem(ctx, d)
+				items[i] = deploymentItem(ctx, d)
 			}
 			v := url.Values{}
 			for k, val := range map[string]string{"state": q.State, "user": q.User, "environment": q.Environment, "reservation": q.Reservation} {
@@ -348,7 +346,7 @@ func (s *Server) registerDeployments(api huma.API) {
 					v.Set(k, val)
 				}
 			}
-			c := page(ctx, items, q.Paging, "/sites/"+in.Site+"/deployments", "/sites/"+in.Site, v.Encode())
+			c := storePage(ctx, items, total, q.Paging, "/sites/"+in.Site+"/deployments", "/sites/"+in.Site, v.Encode())
 			return &struct{ Body Collection[DeploymentItem] }{c}, nil
 		})
 

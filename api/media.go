@@ -80,7 +80,13 @@ func link(ctx context.Context, rel, path, typ string) Link {
 // page builds a collection page of items with self/parent/next/prev links.
 func page[T any](ctx context.Context, all []T, p Paging, path, parent string, extra string) Collection[T] {
 	lo, hi := p.window(len(all))
-	items := all[lo:hi]
+	return storePage(ctx, all[lo:hi], len(all), p, path, parent, extra)
+}
+
+// storePage builds the collection for a page the store already cut: items
+// start at p.Offset in a list of total.
+func storePage[T any](ctx context.Context, items []T, total int, p Paging, path, parent string, extra string) Collection[T] {
+	lo, hi := p.window(total)
 	if items == nil {
 		items = []T{}
 	}
@@ -95,13 +101,13 @@ func page[T any](ctx context.Context, all []T, p Paging, path, parent string, ex
 	if parent != "" {
 		links = append(links, link(ctx, "parent", parent, ItemType))
 	}
-	if hi < len(all) {
+	if hi < total {
 		links = append(links, link(ctx, "next", q(hi), CollectionType))
 	}
 	if lo > 0 {
 		links = append(links, link(ctx, "prev", q(max(lo-p.Limit, 0)), CollectionType))
 	}
-	return Collection[T]{Items: items, Total: len(all), Offset: lo, Links: links}
+	return Collection[T]{Items: items, Total: total, Offset: lo, Links: links}
 }
 
 // negotiate turns the ".json" suffix into Accept: application/json, maps /stable

@@ -455,10 +455,7 @@ func (s *Server) registerVersions(api huma.API) {
 			for i, v := range vs {
 				items[i] = versionItem(ctx, v, "/versions")
 			}
-			// The store pages already: build the links over the whole range.
-			all := make([]VersionItem, total)
-			copy(all[min(in.Offset, total):], items)
-			return &struct{ Body Collection[VersionItem] }{page(ctx, all, in.Paging, "/versions", "", "")}, nil
+			return &struct{ Body Collection[VersionItem] }{storePage(ctx, items, total, in.Paging, "/versions", "", "")}, nil
 		})
 	huma.Register(api, op("get-version", http.MethodGet, "/v1/versions/{uid}", "Get one version of the testbed reference", "reference"),
 		func(ctx context.Context, in *struct {

@@ -184,11 +184,11 @@ func (s *Server) listReservations(ctx context.Context, site string, q Reservatio
 	if err != nil {
 		return nil, storeError(err, "reservations")
 	}
-	items := make([]ReservationItem, total)
+	items := make([]ReservationItem, len(rs))
 	for i, r := range rs {
-		items[min(q.Offset, total)+i] = reservationItem(ctx, r, nil)
+		items[i] = reservationItem(ctx, r, nil)
 	}
-	c := page(ctx, items, q.Paging, path, parent, "")
+	c := storePage(ctx, items, total, q.Paging, path, parent, "")
 	return &struct{ Body Collection[ReservationItem] }{c}, nil
 }
 

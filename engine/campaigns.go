@@ -2,12 +2,10 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/gridflow/gridflow/dsl/campaign"
@@ -88,7 +86,7 @@ func (e *Engine) CancelCampaign(ctx context.Context, id string) error {
 		return &RequestError{Status: 409, Msg: fmt.Sprintf("campaign %s already ended (%s)", id, rec.State)}
 	}
 	if err := e.Temporal.CancelWorkflow(ctx, id, ""); err != nil {
-		if isNotFound(err) {
+		if resv.IsNotFound(err) {
 			return &RequestError{Status: 409, Msg: fmt.Sprintf("campaign %s already ended", id)}
 		}
 		return err
@@ -98,8 +96,3 @@ func (e *Engine) CancelCampaign(ctx context.Context, id string) error {
 
 // RequestError is a request the engine refuses as asked (a 4xx).
 type RequestError = resv.RequestError
-
-func isNotFound(err error) bool {
-	var nf *serviceerror.NotFound
-	return errors.As(err, &nf)
-}

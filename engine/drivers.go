@@ -6,9 +6,9 @@ import (
 	"sync"
 
 	"github.com/gridflow/gridflow/engine/hw"
-	"github.com/gridflow/gridflow/engine/store"
 	_ "github.com/gridflow/gridflow/engine/hw/agentclient" // the "agent" driver
 	_ "github.com/gridflow/gridflow/engine/hw/sim"         // the "sim" driver
+	"github.com/gridflow/gridflow/engine/store"
 )
 
 // driverCache keeps the drivers of the current testbed version: simulated

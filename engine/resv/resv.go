@@ -210,7 +210,7 @@ func (e *Service) Submit(ctx context.Context, req ReservationRequest) (store.Res
 		return store.Reservation{}, fmt.Errorf("start the reservation workflow: %w", err)
 	}
 	for _, id := range preempted {
-		if err := e.Temporal.SignalWorkflow(ctx, id, "", SignalPreempt, sreq.ID); err != nil && !isNotFound(err) {
+		if err := e.Temporal.SignalWorkflow(ctx, id, "", SignalPreempt, sreq.ID); err != nil && !IsNotFound(err) {
 			e.Logger.Warn("cannot signal a preempted reservation", "reservation", id, "err", err)
 		}
 	}
@@ -237,7 +237,8 @@ func schedError(err error) error {
 	return err
 }
 
-func isNotFound(err error) bool {
+// IsNotFound reports whether Temporal answered that a workflow does not exist.
+func IsNotFound(err error) bool {
 	var nf *serviceerror.NotFound
 	return errors.As(err, &nf)
 }
@@ -253,7 +254,7 @@ func (e *Service) Cancel(ctx context.Context, id string) error {
 		return reqErr(409, "reservation %s already ended (%s)", id, r.State)
 	}
 	if err := e.Temporal.SignalWorkflow(ctx, id, "", SignalCancel, nil); err != nil {
-		if isNotFound(err) {
+		if IsNotFound(err) {
 			return reqErr(409, "reservation %s already ended", id)
 		}
 		return err
@@ -295,7 +296,7 @@ func (e *Service) SetWalltime(ctx context.Context, id string, walltime time.Dura
 	if err != nil {
 		return store.Reservation{}, err
 	}
-	if err := e.Temporal.SignalWorkflow(ctx, id, "", SignalWalltime, newEnd); err != nil && !isNotFound(err) {
+	if err := e.Temporal.SignalWorkflow(ctx, id, "", SignalWalltime, newEnd); err != nil && !IsNotFound(err) {
 		return store.Reservation{}, err
 	}
 	return e.Store.GetReservation(ctx, id)

@@ -10,6 +10,7 @@ import (
 	"github.com/gridflow/gridflow/engine/hw"
 	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
+	"github.com/gridflow/gridflow/engine/transfer"
 )
 
 // Activities carries the dependencies of every activity; workflows reference its
@@ -20,6 +21,8 @@ type Activities struct {
 	Reservations *resv.Service
 	// Deployments is canceled when the reservation under it ends.
 	Deployments *deploy.Service
+	// Transfers holds the storage endpoints and the optimizer of transfers.
+	Transfers *transfer.Service
 	// Drivers returns the hardware drivers of the current testbed.
 	Drivers func(ctx context.Context) (*hw.Drivers, error)
 }

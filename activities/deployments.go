@@ -39,10 +39,16 @@ type DeployNodeParams struct {
 	Env         hw.EnvSpec
 	Timeouts    deploy.Timeouts
 	Retries     int
+	// PowerCycle: a node whose boot still fails after its soft reboots is
+	// power-cycled (hw.PowerCycler) and checked once more before it is KO.
+	// Runs started before this fallback existed do not ask for it: their
+	// activity bound leaves no time for it.
+	PowerCycle bool `json:",omitempty"`
 }
 
 // NodeResult is where a node's deployment ended: ok, or ko at Step because
-// of Reason; Timings are the seconds each step took.
+// of Reason; Timings are the seconds each step took, and those of the
+// fallbacks it needed (store.FallbackReboot, store.FallbackPowerCycle).
 type NodeResult struct {
 	Node    string
 	State   string
@@ -71,6 +77,9 @@ type nodeProgress struct {
 	Timings    map[string]float64
 	Generation int64
 	Already    bool
+	// Written is the environment the node reported when its image was
+	// written: what verify checks.
+	Written *hw.Environment `json:",omitempty"`
 }
 
 // heartbeatEvery is how often DeployNode heartbeats while a step runs; the
@@ -85,9 +94,11 @@ func retryBackoff(n int) time.Duration {
 // DeployNode deploys an environment on one node, kadeploy style: prepare
 // (the node answers, the reservation still runs) → write the image (the
 // driver checks its checksum as it writes and boots into it) → verify (the
-// node reports the expected checksum) → boot (the node is up on a new boot)
-// → check (it runs the environment). Each step has its timeout and retries;
-// a failed boot or check falls back to a soft reboot before the next try.
+// node reported the expected checksum once written) → boot (the node is up
+// on a new boot) → check (it runs the environment). Each step has its
+// timeout and retries; a failed boot or check falls back to a soft reboot
+// before the next try, and a boot that still fails to a hard power cycle
+// (with p.PowerCycle), kadeploy's last resort, before the node is KO.
 //
 // A node that fails is a result (ko, with the step and the reason), not an
 // error: errors are the engine's own failures, which Temporal retries. The
@@ -182,13 +193,27 @@ func (a *Activities) DeployNode(ctx context.Context, p DeployNodeParams) (NodeRe
 			if err := a.Store.UpdateDeploymentNode(ctx, p.Deployment, p.Node, p.Run, store.NodeUpdate{AddAttempt: true}); err != nil {
 				return err
 			}
-			_, err := d.Install(ctx, p.Node, p.Env)
+			i, err := d.Install(ctx, p.Node, p.Env)
+			if err == nil {
+				mu.Lock()
+				prog.Written = i.Environment
+				mu.Unlock()
+			}
 			return err
 		}},
 		{store.StepVerify, func(ctx context.Context) error {
-			i, err := d.Info(ctx, p.Node)
-			if err != nil {
-				return err
+			// What the node reported when the write ended, as kadeploy
+			// checks the image before it boots it: a node that does not
+			// come back from that boot is then KO at boot, not here. A
+			// retried activity without it asks the node.
+			mu.Lock()
+			i := hw.NodeInfo{Environment: prog.Written}
+			mu.Unlock()
+			if i.Environment == nil {
+				var err error
+				if i, err = d.Info(ctx, p.Node); err != nil {
+					return err
+				}
 			}
 			if i.Environment == nil {
 				return hw.Errorf("verify", p.Node, hw.Failed, "the node reports no environment after the image was written")
@@ -239,7 +264,11 @@ func (a *Activities) DeployNode(ctx context.Context, p DeployNodeParams) (NodeRe
 			return NodeResult{}, err
 		}
 		start := time.Now()
-		err := a.runStep(ctx, d, p, s.name, tmo.Of(s.name), s.run)
+		err := a.runStep(ctx, d, p, s.name, tmo.Of(s.name), s.run, func(name string, took time.Duration) {
+			mu.Lock()
+			prog.Timings[name] += took.Seconds()
+			mu.Unlock()
+		})
 		mu.Lock()
 		prog.Timings[s.name] = time.Since(start).Seconds()
 		mu.Unlock()
@@ -262,40 +291,76 @@ func (a *Activities) DeployNode(ctx context.Context, p DeployNodeParams) (NodeRe
 
 // runStep runs one step with its timeout and retries. A failure that
 // retrying cannot help ends it at once; a failed boot or check reboots the
-// node (kadeploy's soft reboot fallback) before the next try.
-func (a *Activities) runStep(ctx context.Context, d hw.Driver, p DeployNodeParams, step string, timeout time.Duration, fn func(context.Context) error) error {
-	var err error
+// node (kadeploy's soft reboot fallback) before the next try; a boot that
+// failed every try power-cycles the node (its hard reboot fallback, with
+// p.PowerCycle) and is tried once more. fallback hears how long each
+// fallback took, by name (store.FallbackReboot, store.FallbackPowerCycle).
+func (a *Activities) runStep(ctx context.Context, d hw.Driver, p DeployNodeParams, step string, timeout time.Duration,
+	fn func(context.Context) error, fallback func(name string, took time.Duration)) error {
+	try := func() (timedOut bool, err error) {
+		sctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		err = fn(sctx)
+		timedOut = errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		if err != nil && timedOut {
+			err = fmt.Errorf("%s timed out after %s: %w", step, timeout, err)
+		}
+		return timedOut, err
+	}
+	var err, rebootErr error
+	tries := 0
 	for attempt := 0; attempt <= p.Retries; attempt++ {
 		if attempt > 0 {
 			if herr := hw.Sleep(ctx, retryBackoff(attempt)); herr != nil {
 				return herr
 			}
 		}
-		sctx, cancel := context.WithTimeout(ctx, timeout)
-		err = fn(sctx)
-		timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-		cancel()
+		var timedOut bool
+		timedOut, err = try()
+		tries++
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if timedOut {
-			err = fmt.Errorf("%s timed out after %s: %w", step, timeout, err)
-		} else if !hw.Retryable(err) {
+		if !timedOut && !hw.Retryable(err) {
 			return err
 		}
 		if attempt < p.Retries && (step == store.StepBoot || step == store.StepCheck) {
 			rctx, cancel := context.WithTimeout(ctx, timeout)
-			if _, rerr := d.Reboot(rctx, p.Node, hw.RebootOptions{}); rerr != nil {
-				err = fmt.Errorf("%w; the soft reboot failed too: %v", err, rerr)
-			}
+			start := time.Now()
+			_, rebootErr = d.Reboot(rctx, p.Node, hw.RebootOptions{})
+			fallback(store.FallbackReboot, time.Since(start))
 			cancel()
 		}
 	}
 	if p.Retries > 0 {
-		return fmt.Errorf("%w (after %d tries)", err, p.Retries+1)
+		err = fmt.Errorf("%w (after %d tries)", err, tries)
 	}
-	return err
+	if rebootErr != nil {
+		err = fmt.Errorf("%w; the soft reboot failed too: %v", err, rebootErr)
+	}
+	if step != store.StepBoot || !p.PowerCycle {
+		return err
+	}
+	// The node does not come back: cut its power, as kadeploy does last.
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	start := time.Now()
+	_, perr := hw.PowerCycle(pctx, d, p.Node)
+	fallback(store.FallbackPowerCycle, time.Since(start))
+	cancel()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if perr != nil {
+		return fmt.Errorf("%w; the hard power cycle failed too: %v", err, perr)
+	}
+	if _, lastErr := try(); lastErr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w; still not up after a hard power cycle: %v", err, lastErr)
+	}
+	return nil
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/gridflow/gridflow/dsl/testbed"
 	"github.com/gridflow/gridflow/engine/deploy"
 	"github.com/gridflow/gridflow/engine/hw"
-	_ "github.com/gridflow/gridflow/engine/hw/sim"
+	"github.com/gridflow/gridflow/engine/hw/sim"
 	"github.com/gridflow/gridflow/engine/store"
 )
 
@@ -176,5 +176,84 @@ func TestDeployNodeRefusesAnEndedReservation(t *testing.T) {
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Fatal("an ended reservation was retried")
+	}
+}
+
+func simDriver(t *testing.T, a *Activities, node string) *sim.Driver {
+	t.Helper()
+	drv, err := a.Drivers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := drv.For(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.(*sim.Driver)
+}
+
+// TestDeployNodeFallsBackOnAPowerCycle: a node whose boot hangs does not
+// answer a soft reboot; kadeploy's last resort, a hard power cycle, brings
+// it back before it is KO at boot, and its timings say what it took.
+func TestDeployNodeFallsBackOnAPowerCycle(t *testing.T) {
+	a, st := deployFixture(t)
+	ctx := context.Background()
+	base := DeployNodeParams{Deployment: "d1", Run: 1, Reservation: "r1", Env: publicEnv(t), Timeouts: deploy.DefaultTimeouts, Retries: 1}
+
+	// A run started before the fallback existed only reboots softly: KO
+	// at boot.
+	p := base
+	p.Node = "a-1"
+	if err := simDriver(t, a, "a-1").HangBoots("a-1", 1); err != nil {
+		t.Fatal(err)
+	}
+	r := deployNode(t, a, p)
+	if r.State != store.NodeKO || r.Step != store.StepBoot || !strings.Contains(r.Reason, "does not answer") ||
+		!strings.Contains(r.Reason, "the soft reboot failed too") || r.Timings[store.FallbackPowerCycle] != 0 {
+		t.Fatalf("a-1 without the power cycle: %+v", r)
+	}
+	if _, ok := r.Timings[store.FallbackReboot]; !ok {
+		t.Fatalf("a-1's soft reboot is not in its timings: %+v", r.Timings)
+	}
+	if n := nodeOf(t, st, "a-1"); n.Fallback() != store.FallbackReboot {
+		t.Fatalf("a-1 in the store: fallback %q, %+v", n.Fallback(), n)
+	}
+	// Only a power cycle brings it back.
+	info, err := simDriver(t, a, "a-1").PowerCycle(ctx, "a-1")
+	if err != nil || info.Generation < 3 {
+		t.Fatalf("power cycle of a-1: %+v %v", info, err)
+	}
+
+	// With the fallback, the hung boot is power-cycled and the node is OK.
+	p = base
+	p.Node, p.PowerCycle = "a-2", true
+	if err := simDriver(t, a, "a-2").HangBoots("a-2", 1); err != nil {
+		t.Fatal(err)
+	}
+	r = deployNode(t, a, p)
+	if r.State != store.NodeOK || r.Step != store.StepCheck {
+		t.Fatalf("a-2 with the power cycle: %+v", r)
+	}
+	if _, ok := r.Timings[store.FallbackPowerCycle]; !ok {
+		t.Fatalf("a-2's power cycle is not in its timings: %+v", r.Timings)
+	}
+	if n := nodeOf(t, st, "a-2"); n.State != store.NodeOK || n.Fallback() != store.FallbackPowerCycle || n.Reason != "" {
+		t.Fatalf("a-2 in the store: fallback %q, %+v", n.Fallback(), n)
+	}
+
+	// A node that hangs again after its power cycle is KO at boot, saying so.
+	p = base
+	p.Node, p.PowerCycle = "a-1", true
+	pub, _ := hw.LookupPublicEnvironment("debian12-base@2024.1")
+	p.Env = hw.EnvSpec{Name: pub.Name, URL: pub.URL, Checksum: pub.Checksum}
+	if err := simDriver(t, a, "a-1").HangBoots("a-1", 2); err != nil {
+		t.Fatal(err)
+	}
+	r = deployNode(t, a, p)
+	if r.State != store.NodeKO || r.Step != store.StepBoot || !strings.Contains(r.Reason, "hard power cycle") {
+		t.Fatalf("a-1 hung twice: %+v", r)
+	}
+	if n := nodeOf(t, st, "a-1"); n.Fallback() != store.FallbackPowerCycle {
+		t.Fatalf("a-1 in the store: fallback %q", n.Fallback())
 	}
 }

@@ -166,6 +166,12 @@ func (a *Agent) routes() {
 	m.HandleFunc("POST /v1/containers/{id}/start", a.handleStartContainer)
 	m.HandleFunc("POST /v1/containers/{id}/stop", a.handleStopContainer)
 	m.HandleFunc("DELETE /v1/containers/{id}", a.handleDeleteContainer)
+	m.HandleFunc("POST /v1/containers/{id}/jobs", a.handleStartJob)
+	m.HandleFunc("GET /v1/containers/{id}/jobs", a.handleListJobs)
+	m.HandleFunc("GET /v1/containers/{id}/jobs/{job}", a.handleGetJob)
+	m.HandleFunc("GET /v1/containers/{id}/jobs/{job}/output", a.handleJobOutput)
+	m.HandleFunc("DELETE /v1/containers/{id}/jobs/{job}", a.handleKillJob)
+	m.HandleFunc("GET /v1/containers/{id}/processes", a.handleContainerProcesses)
 	a.mux = m
 }
 

@@ -57,8 +57,9 @@
 //	GET    /v1/processes/{id}/output/{stream}  raw stdout or stderr from ?offset=
 //	DELETE /v1/processes/{id}    SIGTERM to the process group, SIGKILL after the
 //	                             grace period (?grace=2s); answers the final Process
-//	DELETE /v1/reservations/{id} stops every process and container tagged with
-//	                             the reservation; answers StopResult
+//	DELETE /v1/reservations/{id} stops every process and removes every
+//	                             container tagged with the reservation; answers
+//	                             StopResult
 //
 // Files, under files/ (paths relative, without '.', '..' or empty segments:
 // 400; leading outside through a symbolic link: 403):
@@ -83,13 +84,35 @@
 // otherwise). The image must already be on the node:
 //
 //	POST   /v1/containers        ContainerRequest{id, image, cmd, env, hostname,
-//	                             ports, reservation, start}: 201 and the
-//	                             Container (started unless start is false); the
-//	                             same id again: 200 and the existing one
-//	GET    /v1/containers        []Container
+//	                             workingDir, ports, hostNetwork, reservation,
+//	                             start}: 201 and the Container (started unless
+//	                             start is false); the same id again: 200 and the
+//	                             existing one; an image the node lacks: 422
+//	GET    /v1/containers        []Container (?reservation= filters)
 //	GET    /v1/containers/{id}   Container
 //	POST   /v1/containers/{id}/start, /v1/containers/{id}/stop
 //	DELETE /v1/containers/{id}   removes it, stopping it first
+//	GET    /v1/containers/{id}/processes  []ContainerProcess: pid (on the
+//	                             node), ppid, cpuPercent, rss, vms, cmdline, from
+//	                             the node's ps; 409 when the container is stopped
+//
+// Jobs, commands run inside a running container (package dockerapi tells how:
+// their state lives in the container, so it survives an agent restart; the
+// image needs /bin/sh, else 422):
+//
+//	POST   /v1/containers/{id}/jobs          JobRequest{id, name, args, env, pwd,
+//	                             reservation}: 201 and the Job; the same id and
+//	                             command again: 200 and the first Job; another
+//	                             command under that id: 409; a stopped
+//	                             container: 409. A program that does not exist
+//	                             ends the job with 127 and the reason on stderr.
+//	GET    /v1/containers/{id}/jobs          []Job, oldest first
+//	GET    /v1/containers/{id}/jobs/{job}    Job: state running|exited|lost,
+//	                             exitCode, signal, started, ended
+//	GET    /v1/containers/{id}/jobs/{job}/output  Output (?limit=)
+//	DELETE /v1/containers/{id}/jobs/{job}    SIGTERM to the job's process group,
+//	                             SIGKILL after the grace period (?grace=2s);
+//	                             answers the final Job; an ended job: as it is
 //
 // A reboot stops every managed process and container. Processes survive an
 // agent restart: a restarted agent adopts those still running (it can kill

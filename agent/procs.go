@@ -621,10 +621,12 @@ func (a *Agent) handleStopReservation(w http.ResponseWriter, r *http.Request) {
 	var res StopResult
 	res.Processes = a.procs.killAll(func(p *proc) bool { return p.rec.Reservation == id })
 	if a.docker != nil {
-		n, err := a.docker.stopAll(func(c Container) bool { return c.Reservation == id }, a.cfg.KillGrace)
+		// The reservation's containers go with it: a later reservation of
+		// the node must not find them.
+		n, err := a.docker.removeAll(func(c Container) bool { return c.Reservation == id })
 		res.Containers = n
 		if err != nil {
-			writeProblem(w, http.StatusBadGateway, CodeUnavailable, "Cannot stop containers", err.Error())
+			writeProblem(w, http.StatusBadGateway, CodeUnavailable, "Cannot remove containers", err.Error())
 			return
 		}
 	}

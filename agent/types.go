@@ -168,26 +168,81 @@ type ContainerRequest struct {
 	Hostname string            `json:"hostname,omitempty"`
 	// Ports maps a container port ("8080/tcp") to a host port on 127.0.0.1
 	// (0: any free port).
-	Ports       map[string]int `json:"ports,omitempty"`
-	Reservation string         `json:"reservation,omitempty"`
+	Ports map[string]int `json:"ports,omitempty"`
+	// WorkingDir of the main process; empty: the image's.
+	WorkingDir string `json:"workingDir,omitempty"`
+	// HostNetwork runs the container in the host's network (no ports then).
+	HostNetwork bool   `json:"hostNetwork,omitempty"`
+	Reservation string `json:"reservation,omitempty"`
 	// Start, true unless given, starts the container once created.
 	Start *bool `json:"start,omitempty"`
 }
 
 // Container describes a container managed by the agent.
 type Container struct {
-	ID          string         `json:"id"`
-	DockerID    string         `json:"dockerId"`
-	Name        string         `json:"name"`
-	Image       string         `json:"image"`
-	Cmd         []string       `json:"cmd,omitempty"`
-	State       string         `json:"state"` // Docker's: created, running, exited, …
-	ExitCode    int            `json:"exitCode"`
-	Ports       map[string]int `json:"ports,omitempty"`
-	Reservation string         `json:"reservation,omitempty"`
-	Created     time.Time      `json:"created"`
-	Started     *time.Time     `json:"started,omitempty"`
-	Finished    *time.Time     `json:"finished,omitempty"`
+	ID       string   `json:"id"`
+	DockerID string   `json:"dockerId"`
+	Name     string   `json:"name"`
+	Image    string   `json:"image"`
+	Cmd      []string `json:"cmd,omitempty"`
+	// Env holds the variables the request set (not the image's).
+	Env         map[string]string `json:"env,omitempty"`
+	Hostname    string            `json:"hostname,omitempty"`
+	WorkingDir  string            `json:"workingDir,omitempty"`
+	HostNetwork bool              `json:"hostNetwork,omitempty"`
+	State       string            `json:"state"` // Docker's: created, running, exited, …
+	ExitCode    int               `json:"exitCode"`
+	Ports       map[string]int    `json:"ports,omitempty"`
+	Reservation string            `json:"reservation,omitempty"`
+	Created     time.Time         `json:"created"`
+	Started     *time.Time        `json:"started,omitempty"`
+	Finished    *time.Time        `json:"finished,omitempty"`
+}
+
+// JobRequest is the body of POST /v1/containers/{id}/jobs: a command to run
+// inside the container. The same ID and command again return the first job.
+type JobRequest struct {
+	// ID names the job in its container; empty: the agent picks one.
+	ID   string            `json:"id,omitempty"`
+	Name string            `json:"name"`
+	Args []string          `json:"args,omitempty"`
+	Env  map[string]string `json:"env,omitempty"`
+	// Pwd is the working directory inside the container; empty: the image's.
+	Pwd         string `json:"pwd,omitempty"`
+	Reservation string `json:"reservation,omitempty"`
+}
+
+// Job describes a command run inside a container.
+type Job struct {
+	ID          string            `json:"id"`
+	Container   string            `json:"container"`
+	Name        string            `json:"name"`
+	Args        []string          `json:"args,omitempty"`
+	Env         map[string]string `json:"env,omitempty"`
+	Pwd         string            `json:"pwd,omitempty"`
+	Reservation string            `json:"reservation,omitempty"`
+	// PID is the pid inside the container (0 while the job starts).
+	PID int `json:"pid"`
+	// State is running, exited or lost (the container stopped meanwhile).
+	State string `json:"state"`
+	// ExitCode is -1 when a kill's signal ended the job, absent while it runs.
+	ExitCode *int       `json:"exitCode,omitempty"`
+	Signal   string     `json:"signal,omitempty"`
+	Started  time.Time  `json:"started"`
+	Ended    *time.Time `json:"ended,omitempty"`
+}
+
+// ContainerProcess is a process running in a container, as the node's ps
+// sees it (GET /v1/containers/{id}/processes).
+type ContainerProcess struct {
+	// PID is the pid on the node, not inside the container.
+	PID            int     `json:"pid"`
+	PPID           int     `json:"ppid"`
+	CPUPercent     float64 `json:"cpuPercent"`
+	RSS            int64   `json:"rss"`
+	VMS            int64   `json:"vms"`
+	ElapsedSeconds float64 `json:"elapsedSeconds"`
+	Cmdline        string  `json:"cmdline"`
 }
 
 // Problem is the body of every error answer (RFC 9457, application/problem+json).

@@ -24,7 +24,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the HTTP metrics; nil uses a private registry.
 	Registry *prometheus.Registry
-	// MaxBodyBytes caps request bodies (default 1 MiB).
+	// MaxBodyBytes caps request bodies (default 16 MiB, the largest
+	// operation limit: a transfer job of many files).
 	MaxBodyBytes int64
 }
 
@@ -49,7 +50,9 @@ func New(eng *engine.Engine, opts Options) *Server {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	if opts.MaxBodyBytes == 0 {
-		opts.MaxBodyBytes = 1 << 20
+		// The outer ceiling; each operation has its own, smaller limit
+		// (huma's 1 MiB unless it says otherwise).
+		opts.MaxBodyBytes = 16 << 20
 	}
 	s := &Server{eng: eng, log: opts.Logger, auth: authCache{entries: map[[32]byte]authEntry{}}, cache: refCache{entries: map[string]*cachedResponse{}}, started: time.Now()}
 	s.metrics = newHTTPMetrics(opts.Registry)
@@ -86,8 +89,10 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s.registerTestbed(api)
 	s.registerReservations(api)
 	s.registerDeployments(api)
+	s.registerTransfers(api)
 	s.registerCampaigns(api)
 	s.registerNodeRuntime(api)
+	s.registerContainers(api)
 
 	s.handler = s.metrics.wrap(negotiate(conditional(s.refCacheMiddleware(limitBody(opts.MaxBodyBytes, mux)))))
 	return s

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/sse"
 
 	"github.com/gridflow/gridflow/dsl/units"
 	"github.com/gridflow/gridflow/engine/deploy"
@@ -109,7 +110,8 @@ type DeploymentNodeItem struct {
 	State    string             `json:"state" enum:"pending,processing,ok,ko"`
 	Step     string             `json:"step,omitempty" enum:"prepare,write,verify,boot,check," doc:"The step it is at, or where a KO node stopped"`
 	Reason   string             `json:"reason,omitempty" doc:"Why a KO node failed"`
-	Timings  map[string]float64 `json:"timings" doc:"Seconds per step"`
+	Timings  map[string]float64 `json:"timings" doc:"Seconds per step, and per fallback the node needed (reboot, power_cycle)"`
+	Fallback string             `json:"fallback,omitempty" enum:"reboot,power_cycle," doc:"The strongest fallback the node needed, as kadeploy's: a soft reboot between the tries of its boot or check, or a hard power cycle when its boot still failed"`
 	Attempts int                `json:"attempts" doc:"Image writes on this node, over every run"`
 	Run      int                `json:"run" doc:"The last run that deployed this node"`
 }
@@ -153,7 +155,8 @@ func deploymentItem(ctx context.Context, d store.Deployment) DeploymentItem {
 		if timings == nil {
 			timings = map[string]float64{}
 		}
-		it.Nodes = append(it.Nodes, DeploymentNodeItem{Node: n.Node, State: n.State, Step: n.Step, Reason: n.Reason, Timings: timings, Attempts: n.Attempts, Run: n.Run})
+		it.Nodes = append(it.Nodes, DeploymentNodeItem{Node: n.Node, State: n.State, Step: n.Step, Reason: n.Reason, Timings: timings,
+			Fallback: n.Fallback(), Attempts: n.Attempts, Run: n.Run})
 		it.Summary[n.State]++
 	}
 	return it
@@ -395,4 +398,82 @@ func (s *Server) registerDeployments(api huma.API) {
 			Location string `header:"Location"`
 		}{base(ctx) + "/sites/" + in.Site + "/deployments/" + in.ID}, nil
 	})
+
+	events := op("deployment-events", http.MethodGet, "/v1/deployments/events", "Stream deployment and node state changes (Server-Sent Events)", "deployments")
+	events.Description = "Streams a `state` event when a deployment changes state and a `node` event when one of its nodes moves to another " +
+		"step or state, oldest first, for the deployments you may see (every one for an administrator). Every replica serves the same " +
+		"stream: the store is the bus. An event's id is the instant of the change in microseconds since the UNIX epoch; reconnect with " +
+		"`after` set to the last id you read to go on. Changes show about two seconds late (so that none committed late is missed), " +
+		"and several changes of a node between two polls show as its latest."
+	sse.Register(api, events, map[string]any{"state": DeploymentEvent{}, "node": DeploymentNodeEvent{}}, func(ctx context.Context, in *struct {
+		After      int64  `query:"after" minimum:"0" doc:"Only changes after this event id (resume a stream); 0: every deployment as it stands, then its changes"`
+		Site       string `query:"site" maxLength:"64" doc:"Only the deployments of this site"`
+		Deployment string `query:"deployment" maxLength:"64" doc:"Only this deployment"`
+	}, send sse.Sender) {
+		p := caller(ctx)
+		f := store.DeploymentChangeFilter{After: time.UnixMicro(in.After).UTC(), Site: in.Site, Deployment: in.Deployment, Limit: 500}
+		if !p.User.Admin {
+			f.Owner = p.User.Name
+		}
+		tick := time.NewTicker(500 * time.Millisecond) // the store is the bus: every replica sees every change
+		defer tick.Stop()
+		for {
+			// A change is stamped just before its transaction commits: the
+			// stream stays deploymentEventsLag behind, so that one stamped
+			// earlier but committed later than another is not skipped.
+			f.Until = time.Now().Add(-deploymentEventsLag)
+			changes, err := s.eng.Store.DeploymentChanges(ctx, f)
+			if err != nil {
+				return
+			}
+			for _, c := range changes {
+				f.After = c.At
+				var data any = DeploymentEvent{Deployment: c.Deployment, Site: c.Site, State: c.State, Reason: c.Reason, Run: c.Run, At: c.At}
+				if c.Node != "" {
+					data = DeploymentNodeEvent{Deployment: c.Deployment, Site: c.Site, Node: c.Node, State: c.State, Step: c.Step,
+						Reason: c.Reason, Run: c.Run, At: c.At}
+				}
+				if send(sse.Message{ID: int(c.At.UnixMicro()), Data: data}) != nil {
+					return
+				}
+			}
+			if len(changes) >= f.Limit {
+				continue // more are waiting
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+}
+
+// deploymentEventsLag is how far behind the clock /v1/deployments/events
+// reads the store: longer than a transaction takes to commit after it
+// stamped its rows.
+const deploymentEventsLag = 2 * time.Second
+
+// DeploymentEvent is a "state" message of /v1/deployments/events: a
+// deployment as it stands after a change of its state.
+type DeploymentEvent struct {
+	Deployment string    `json:"deployment"`
+	Site       string    `json:"site"`
+	State      string    `json:"state" enum:"waiting,processing,terminated,canceled,error"`
+	Reason     string    `json:"reason,omitempty"`
+	Run        int       `json:"run"`
+	At         time.Time `json:"at"`
+}
+
+// DeploymentNodeEvent is a "node" message of /v1/deployments/events: a node
+// of a deployment as it stands after it moved to another step or state.
+type DeploymentNodeEvent struct {
+	Deployment string    `json:"deployment"`
+	Site       string    `json:"site"`
+	Node       string    `json:"node"`
+	State      string    `json:"state" enum:"pending,processing,ok,ko"`
+	Step       string    `json:"step,omitempty" enum:"prepare,write,verify,boot,check,"`
+	Reason     string    `json:"reason,omitempty"`
+	Run        int       `json:"run"`
+	At         time.Time `json:"at"`
 }

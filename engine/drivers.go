@@ -7,6 +7,7 @@ import (
 
 	"github.com/gridflow/gridflow/engine/hw"
 	_ "github.com/gridflow/gridflow/engine/hw/agentclient" // the "agent" driver
+	_ "github.com/gridflow/gridflow/engine/hw/docker"      // the "docker" driver
 	_ "github.com/gridflow/gridflow/engine/hw/sim"         // the "sim" driver
 	"github.com/gridflow/gridflow/engine/store"
 )

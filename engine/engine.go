@@ -17,8 +17,12 @@ import (
 
 	"github.com/gridflow/gridflow/dsl/testbed"
 	"github.com/gridflow/gridflow/engine/deploy"
+	"github.com/gridflow/gridflow/engine/hw"
 	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
+	"github.com/gridflow/gridflow/engine/transfer"
+	"github.com/gridflow/gridflow/engine/transfer/optimizer"
+	"github.com/gridflow/gridflow/engine/transfer/storage"
 )
 
 // TaskQueue is the Temporal task queue every Gridflow worker polls.
@@ -34,6 +38,8 @@ type Engine struct {
 	Reservations *resv.Service
 	// Deployments deploys environments on reserved nodes.
 	Deployments *deploy.Service
+	// Transfers submits and controls transfer jobs; its endpoints copy.
+	Transfers *transfer.Service
 
 	drivers    driverCache
 	nodeStates nodeStatesCache
@@ -64,6 +70,8 @@ func New(st *store.Store, tc client.Client, logger *slog.Logger) *Engine {
 		return s.Testbed, nil
 	}}
 	e.Deployments = &deploy.Service{Store: st, Logger: logger, Testbed: e.Reservations.Testbed}
+	e.Transfers = &transfer.Service{Store: st, Logger: logger, Optimizer: optimizer.Default,
+		Endpoints: &storage.Endpoints{Nodes: e.nodeFiles}}
 	e.SetTemporal(tc)
 	return e
 }
@@ -73,6 +81,19 @@ func (e *Engine) SetTemporal(tc client.Client) {
 	e.Temporal = tc
 	e.Reservations.Temporal = tc
 	e.Deployments.Temporal = tc
+	e.Transfers.Temporal = tc
+}
+
+// SetStoragePolicy says which file roots and http(s) hosts transfers may use.
+func (e *Engine) SetStoragePolicy(p storage.Policy) { e.Transfers.Endpoints.Policy = p }
+
+// nodeFiles gives transfers the files of a node through its driver.
+func (e *Engine) nodeFiles(ctx context.Context, node string) (hw.Files, error) {
+	ds, err := e.Drivers(ctx)
+	if err != nil {
+		return nil, hw.Errorf("files", node, hw.Unavailable, "hardware drivers: %v", err)
+	}
+	return ds.For(node)
 }
 
 // latestTTL bounds how stale a replica's view of the current testbed can be when

@@ -12,6 +12,6 @@ import (
 func (e *Engine) NewWorker() worker.Worker {
 	w := worker.New(e.Temporal, TaskQueue, worker.Options{})
 	workflows.Register(w)
-	w.RegisterActivity(&activities.Activities{Store: e.Store, Reservations: e.Reservations, Deployments: e.Deployments, Drivers: e.Drivers})
+	w.RegisterActivity(&activities.Activities{Store: e.Store, Reservations: e.Reservations, Deployments: e.Deployments, Transfers: e.Transfers, Drivers: e.Drivers})
 	return w
 }

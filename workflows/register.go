@@ -12,5 +12,6 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflow(Maintenance)
 	w.RegisterWorkflow(Campaign)
 	RegisterDeployment(w)
+	RegisterTransfer(w)
 	w.RegisterWorkflowWithOptions(Reservation, workflow.RegisterOptions{Name: resv.WorkflowName})
 }

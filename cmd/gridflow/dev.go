@@ -26,7 +26,7 @@ func devCommand() *cli.Command {
 			stringFlag("testbed", "", "HCL testbed description (default: the built-in testbed)"),
 			&cli.StringFlag{Name: "agent-token", Usage: "bearer token of the gridflow agents of agent-driven clusters", EnvVars: []string{"GRIDFLOW_AGENT_TOKEN"}},
 			stringFlag("admin-token", "", "bearer token of the built-in admin user (default: generated once and kept in the data dir)"),
-		}, logFlags...),
+		}, append(transferFlags, logFlags...)...),
 		Action: runDev,
 	}
 }
@@ -63,6 +63,9 @@ func runDev(c *cli.Context) error {
 		agentToken:  c.String("agent-token"),
 		tokenFile:   filepath.Join(dataDir, "admin-token"),
 		listener:    l,
+	}
+	if r.storage, err = storagePolicy(c, filepath.Join(dataDir, "files")); err != nil {
+		return err
 	}
 	// The store, the testbed and the embedded Temporal server start side by side.
 	type prepResult struct {

@@ -35,6 +35,7 @@ func newApp() *cli.App {
 			agentCommand(),
 			campaignCommand(),
 			fmtCommand(),
+			envCommand(),
 		},
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/gridflow/gridflow/engine/hw"
 	"github.com/gridflow/gridflow/engine/metrics"
 	"github.com/gridflow/gridflow/engine/store"
+	"github.com/gridflow/gridflow/engine/transfer/storage"
 	"github.com/gridflow/gridflow/workflows"
 )
 
@@ -39,6 +40,7 @@ type role struct {
 	listener    net.Listener
 	temporal    client.Options
 	agentToken  string // how the drivers authenticate to gridflow agents
+	storage     storage.Policy
 }
 
 // openStore opens and migrates the store.
@@ -194,6 +196,7 @@ func (r *role) start(ctx context.Context, p *prepared) (*running, error) {
 	}
 	p.eng.SetTemporal(tc)
 	p.eng.SetDriverOptions(hw.Options{AgentToken: r.agentToken})
+	p.eng.SetStoragePolicy(r.storage)
 	w := p.eng.NewWorker()
 	if err := w.Start(); err != nil {
 		tc.Close()

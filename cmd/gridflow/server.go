@@ -30,7 +30,7 @@ func serverCommand() *cli.Command {
 			stringFlag("testbed", "", "HCL testbed description (default: the built-in testbed); a changed file becomes a new version"),
 			&cli.StringFlag{Name: "agent-token", Usage: "bearer token of the gridflow agents of agent-driven clusters", EnvVars: []string{"GRIDFLOW_AGENT_TOKEN"}},
 			stringFlag("admin-token", "", "bearer token of the built-in admin user"),
-		}, logFlags...),
+		}, append(transferFlags, logFlags...)...),
 		Action: runServer,
 	}
 }
@@ -57,6 +57,9 @@ func runServer(c *cli.Context) error {
 	defer l.Close()
 	r := &role{log: log, database: c.String("database"), testbedFile: c.String("testbed"),
 		adminToken: c.String("admin-token"), agentToken: c.String("agent-token"), listener: l, temporal: opts}
+	if r.storage, err = storagePolicy(c, ""); err != nil {
+		return err
+	}
 	prep, err := r.prepare(ctx)
 	if err != nil {
 		return err

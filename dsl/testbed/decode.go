@@ -38,7 +38,7 @@ var (
 		},
 	}
 	agentSchema  = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "agents"}}}
-	dockerSchema = &hcl.BodySchema{}
+	dockerSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "host"}, {Name: "hosts"}}}
 	nodesSchema  = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "count"}, {Name: "name"}, {Name: "first"}},
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "properties"}},
@@ -88,6 +88,7 @@ type clusterDecl struct {
 	defRange hcl.Range // `cluster "x"`
 	driver   hcl.Range // `driver "agent"`
 	agents   []agentDecl
+	docker   []agentDecl // the hosts map of a docker driver
 	runs     []*nodeRun
 }
 
@@ -376,8 +377,21 @@ func (d *decoder) decodeDriver(site, cluster string, b *hcl.Block, decl *cluster
 		}
 		d.agents(a, decl)
 	case DriverDocker:
-		_, diags := b.Body.Content(dockerSchema)
+		content, diags := b.Body.Content(dockerSchema)
 		d.diags = append(d.diags, diags...)
+		c.Driver.Docker = &DockerConfig{}
+		if a := content.Attributes["host"]; a != nil {
+			if v, ok := d.str(a); ok {
+				if msg := checkDockerHost(v); msg != "" {
+					d.invalid(a, "%q is not a Docker Engine address: %s. For example \"unix:///var/run/docker.sock\" or \"tcp://10.0.0.5:2375\".", v, msg)
+				} else {
+					c.Driver.Docker.Host = v
+				}
+			}
+		}
+		if a := content.Attributes["hosts"]; a != nil {
+			d.dockerHosts(a, decl)
+		}
 	default:
 		d.errorf(b.LabelRanges[0], "Unknown driver", "%q is not a driver. Use \"sim\" for simulated hardware, \"agent\" for machines that run gridflow agents, or \"docker\" for a container runtime.", kind)
 	}
@@ -433,6 +447,63 @@ func (d *decoder) agents(a *hcl.Attribute, decl *clusterDecl) {
 		}
 		decl.agents = append(decl.agents, agentDecl{node: node, addr: addr, key: p.Key.Range(), value: p.Value.Range()})
 	}
+}
+
+// dockerHosts decodes the node → Docker Engine map of a docker driver.
+func (d *decoder) dockerHosts(a *hcl.Attribute, decl *clusterDecl) {
+	if !d.static(a.Expr) {
+		return
+	}
+	pairs, diags := hcl.ExprMap(a.Expr)
+	if diags.HasErrors() {
+		d.invalid(a, "A map from node uid to Docker Engine address is required, for example { \"box-1\" = \"tcp://10.0.0.5:2375\" }.")
+		return
+	}
+	seen := map[string]hcl.Range{}
+	for _, p := range pairs {
+		kv, ok := d.eval(p.Key)
+		if !ok {
+			continue
+		}
+		node, ok := d.asString("hosts", p.Key.Range(), a.Range, kv)
+		if !ok {
+			continue
+		}
+		vv, ok := d.eval(p.Value)
+		if !ok {
+			continue
+		}
+		host, ok := d.asString("hosts", p.Value.Range(), a.Range, vv)
+		if !ok {
+			continue
+		}
+		if first, dup := seen[node]; dup {
+			d.errorf(p.Key.Range(), "Duplicate Docker host", "Node %q already has a Docker Engine address at %s; give each node one address.", node, where(first))
+			continue
+		}
+		seen[node] = p.Key.Range()
+		if msg := checkDockerHost(host); msg != "" {
+			d.errorf(p.Value.Range(), "Invalid Docker host", "%q is not a Docker Engine address: %s. For example \"unix:///var/run/docker.sock\" or \"tcp://10.0.0.5:2375\".", host, msg)
+			continue
+		}
+		decl.docker = append(decl.docker, agentDecl{node: node, addr: host, key: p.Key.Range(), value: p.Value.Range()})
+	}
+}
+
+// checkDockerHost returns why s cannot address a Docker Engine, or "".
+func checkDockerHost(s string) string {
+	switch {
+	case strings.HasPrefix(s, "unix://"):
+		if p := strings.TrimPrefix(s, "unix://"); !strings.HasPrefix(p, "/") {
+			return "a unix socket is named by an absolute path after unix://"
+		}
+		return ""
+	case strings.HasPrefix(s, "tcp://"):
+		return checkAddr(strings.TrimPrefix(s, "tcp://"))
+	case strings.Contains(s, "://"):
+		return "use unix:// or tcp://"
+	}
+	return checkAddr(s)
 }
 
 func checkAddr(addr string) string {

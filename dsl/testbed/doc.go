@@ -61,7 +61,16 @@
 //	  agents = { "lab-1" = "127.0.0.2:7070", "lab-2" = "127.0.0.3:7070" }
 //	}
 //
-// The docker driver takes no arguments: driver "docker" {}.
+// The docker driver runs the containers of its nodes on Docker Engines: each
+// node is an engine's scope (its containers are named and labelled after the
+// node). By default every node uses the engine of $DOCKER_HOST, else the local
+// socket; host sets another one for the cluster and hosts one per node:
+//
+//	driver "docker" {}
+//	driver "docker" {
+//	  host  = "unix:///var/run/docker.sock"                # optional
+//	  hosts = { "box-2" = "tcp://10.0.0.5:2375" }          # optional
+//	}
 //
 // Sizes are parsed by units.ParseSize ("128GiB", "600GB", bytes as a number),
 // rates by units.ParseRate ("10Gbps", "1.25GB/s"), durations by

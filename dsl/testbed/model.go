@@ -52,6 +52,31 @@ type Driver struct {
 	// Agents maps each node uid of the cluster to the "host:port" of its
 	// gridflow agent; set for kind "agent" only.
 	Agents map[string]string `json:"agents,omitempty"`
+	// Docker says where the Docker Engines of a docker cluster are; set for
+	// kind "docker" only.
+	Docker *DockerConfig `json:"docker,omitempty"`
+}
+
+// DockerConfig addresses the Docker Engines of a docker cluster: each node is
+// a Docker Engine ("unix:///var/run/docker.sock", "tcp://10.0.0.5:2375").
+type DockerConfig struct {
+	// Host is the engine of the nodes Hosts does not name; empty: the
+	// engine's $DOCKER_HOST, else the local socket.
+	Host string `json:"host,omitempty"`
+	// Hosts maps node uids to their own engines.
+	Hosts map[string]string `json:"hosts,omitempty"`
+}
+
+// DockerHost returns the Docker Engine of a node of a docker cluster ("":
+// the default one).
+func (d Driver) DockerHost(node string) string {
+	if d.Docker == nil {
+		return ""
+	}
+	if h, ok := d.Docker.Hosts[node]; ok {
+		return h
+	}
+	return d.Docker.Host
 }
 
 // SimConfig tunes simulated hardware.

@@ -89,8 +89,11 @@ func (d *decoder) resolve(sites []*siteDecl) *Testbed {
 	addrs := map[string]hcl.Range{}
 	for _, s := range sites {
 		for _, c := range s.clusters {
-			if c.cluster.Driver.Kind == DriverAgent {
+			switch c.cluster.Driver.Kind {
+			case DriverAgent:
 				d.resolveAgents(c, owner, addrs)
+			case DriverDocker:
+				d.resolveDockerHosts(c, owner)
 			}
 		}
 	}
@@ -147,6 +150,27 @@ func (d *decoder) resolveAgents(c *clusterDecl, owner map[string]*nodeRun, addrs
 		d.errorf(c.driver, "Nodes without agent", "The agent driver of cluster %s/%s has no address for %s. Add an entry \"node-uid\" = \"host:port\" to agents for each node.", cl.Site, cl.UID, list)
 	}
 	cl.Driver.Agents = agents
+}
+
+// resolveDockerHosts checks that the hosts map of a docker driver names
+// nodes of its own cluster; nodes it does not name use the driver's host.
+func (d *decoder) resolveDockerHosts(c *clusterDecl, owner map[string]*nodeRun) {
+	cl := c.cluster
+	for _, a := range c.docker {
+		r := owner[a.node]
+		switch {
+		case r == nil:
+			d.errorf(a.key, "Unknown node", "The hosts map of cluster %s/%s names node %q, which no site declares. Its nodes are %s; fix the uid or remove the entry.", cl.Site, cl.UID, a.node, nodeSummary(cl.Nodes))
+			continue
+		case r.site != cl.Site || r.cluster != cl.UID:
+			d.errorf(a.key, "Node of another cluster", "Node %q belongs to cluster %s/%s (declared at %s), not to %s/%s. Give its Docker Engine in the driver of its own cluster.", a.node, r.site, r.cluster, where(r.subject), cl.Site, cl.UID)
+			continue
+		}
+		if cl.Driver.Docker.Hosts == nil {
+			cl.Driver.Docker.Hosts = map[string]string{}
+		}
+		cl.Driver.Docker.Hosts[a.node] = a.addr
+	}
 }
 
 // nodeSummary describes a cluster's nodes briefly: a cluster may have

@@ -87,6 +87,13 @@ func (t Timeouts) Total(retries int) time.Duration {
 	return (t.Prepare + t.Write + t.Verify + 2*t.Boot + 2*t.Check + 5*10*time.Second) * time.Duration(retries+1)
 }
 
+// TotalWithPowerCycle is Total with kadeploy's last fallback: a boot that
+// failed every try power-cycles the node (at most a boot timeout) and is
+// tried once more.
+func (t Timeouts) TotalWithPowerCycle(retries int) time.Duration {
+	return t.Total(retries) + 2*t.Boot
+}
+
 // DefaultRetries is how many times a failed step is tried again.
 const DefaultRetries = 2
 
@@ -95,6 +102,12 @@ const MaxRetries = 10
 
 // DefaultParallel is how many nodes a deployment writes to at once.
 const DefaultParallel = 16
+
+// BatchSize is how many nodes one workflow history deploys: a run of more
+// nodes gives them to child workflows of BatchSize nodes each, so that no
+// history grows with the size of the deployment (about six events per
+// node in the history that deploys it).
+const BatchSize = 100
 
 // Options are the per-deployment knobs, stored with the deployment.
 type Options struct {

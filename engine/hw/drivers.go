@@ -72,8 +72,9 @@ func Register(kind string, f Factory) {
 // linkedKinds are implemented in this module: a testbed that uses one of
 // them in a program that did not import its package is a wiring mistake.
 var linkedKinds = map[string]string{
-	testbed.DriverSim:   "github.com/gridflow/gridflow/engine/hw/sim",
-	testbed.DriverAgent: "github.com/gridflow/gridflow/engine/hw/agentclient",
+	testbed.DriverSim:    "github.com/gridflow/gridflow/engine/hw/sim",
+	testbed.DriverAgent:  "github.com/gridflow/gridflow/engine/hw/agentclient",
+	testbed.DriverDocker: "github.com/gridflow/gridflow/engine/hw/docker",
 }
 
 // Drivers maps every node of a testbed to the driver of its cluster.
@@ -89,8 +90,8 @@ type nodeEntry struct {
 }
 
 // ForTestbed builds one driver per cluster of tb. Clusters of a kind that
-// has no implementation (docker, for now) are kept: their nodes answer every
-// call with an Unsupported error.
+// has no implementation are kept: their nodes answer every call with an
+// Unsupported error.
 func ForTestbed(tb *testbed.Testbed, opts Options) (*Drivers, error) {
 	d := &Drivers{nodes: map[string]nodeEntry{}}
 	registryMu.RLock()

@@ -9,6 +9,7 @@ import (
 	"github.com/gridflow/gridflow/dsl/testbed"
 	"github.com/gridflow/gridflow/engine/hw"
 	"github.com/gridflow/gridflow/engine/hw/agentclient"
+	"github.com/gridflow/gridflow/engine/hw/docker"
 	"github.com/gridflow/gridflow/engine/hw/sim"
 )
 
@@ -89,9 +90,12 @@ func TestForTestbed(t *testing.T) {
 	if _, ok := d.Health("paravance-1"); ok {
 		t.Fatal("simulated nodes report health")
 	}
-	_, err = d.For("box-1")
-	if !errors.Is(err, hw.Unsupported) || hw.Retryable(err) {
-		t.Fatalf("box-1: %v", err)
+	drv, err = d.For("box-1")
+	if _, ok := drv.(*docker.Driver); err != nil || !ok {
+		t.Fatalf("box-1: %T %v", drv, err)
+	}
+	if _, err := drv.Reboot(context.Background(), "box-1", hw.RebootOptions{}); !errors.Is(err, hw.Unsupported) || hw.Retryable(err) {
+		t.Fatalf("reboot of a docker node: %v", err)
 	}
 	_, err = d.For("nowhere")
 	if !errors.Is(err, hw.NotFound) {

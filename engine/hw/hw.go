@@ -4,13 +4,15 @@
 // map from node uid to the driver of its cluster built from a testbed.
 //
 // Implementations live in subpackages and register themselves for a driver
-// kind of the testbed language: engine/hw/sim (simulated nodes, kind "sim")
-// and engine/hw/agentclient (gridflow agents, kind "agent"). A program that
-// calls ForTestbed imports them, usually for their side effect:
+// kind of the testbed language: engine/hw/sim (simulated nodes, kind "sim"),
+// engine/hw/agentclient (gridflow agents, kind "agent") and engine/hw/docker
+// (a Docker Engine as the node's container runtime, kind "docker"). A program
+// that calls ForTestbed imports them, usually for their side effect:
 //
 //	import (
 //		"github.com/gridflow/gridflow/engine/hw"
 //		_ "github.com/gridflow/gridflow/engine/hw/agentclient"
+//		_ "github.com/gridflow/gridflow/engine/hw/docker"
 //		_ "github.com/gridflow/gridflow/engine/hw/sim"
 //	)
 //
@@ -52,8 +54,8 @@ type Processes interface {
 	// Kill stops the process and its children (SIGTERM, then SIGKILL) and
 	// returns its final state. Killing an exited process is harmless.
 	Kill(ctx context.Context, node, id string) (Process, error)
-	// StopReservation stops every process and container tagged with the
-	// reservation and returns how many it stopped.
+	// StopReservation stops every process and removes every container
+	// tagged with the reservation, and returns how many it stopped.
 	StopReservation(ctx context.Context, node, reservation string) (int, error)
 }
 
@@ -92,6 +94,23 @@ type Containers interface {
 	// DeleteContainer removes a container, stopping it first; a container
 	// that is not there is not an error.
 	DeleteContainer(ctx context.Context, node, id string) error
+
+	// Exec starts spec.ID, a command inside a running container (a job), or
+	// returns the job already started under that id with the same command;
+	// another command under a used id is a Conflict, a stopped container a
+	// Conflict too. A program that does not exist ends the job with 127.
+	Exec(ctx context.Context, node, container string, spec ProcessSpec) (Process, error)
+	// ContainerJobs lists the jobs of a container, oldest first.
+	ContainerJobs(ctx context.Context, node, container string) ([]Process, error)
+	ContainerJob(ctx context.Context, node, container, job string) (Process, error)
+	// ContainerJobOutput returns the last bytes of what a job wrote.
+	ContainerJobOutput(ctx context.Context, node, container, job string) (Output, error)
+	// KillContainerJob stops a job (SIGTERM, then SIGKILL) and returns its
+	// final state; killing an ended job is harmless.
+	KillContainerJob(ctx context.Context, node, container, job string) (Process, error)
+	// ContainerProcesses lists the processes running in a container with
+	// their cpu and memory; a stopped container is a Conflict.
+	ContainerProcesses(ctx context.Context, node, container string) ([]ContainerProcess, error)
 }
 
 // Driver is everything a driver of a cluster offers.
@@ -261,9 +280,14 @@ type ContainerSpec struct {
 	Cmd      []string          `json:"cmd,omitempty"`
 	Env      map[string]string `json:"env,omitempty"`
 	Hostname string            `json:"hostname,omitempty"`
+	// WorkingDir of the main process; empty: the image's.
+	WorkingDir string `json:"workingDir,omitempty"`
 	// Ports maps a container port ("8080/tcp") to a host port (0: any).
-	Ports       map[string]int `json:"ports,omitempty"`
-	Reservation string         `json:"reservation,omitempty"`
+	Ports map[string]int `json:"ports,omitempty"`
+	// HostNetwork runs the container in the node's network namespace; it
+	// excludes Ports.
+	HostNetwork bool   `json:"hostNetwork,omitempty"`
+	Reservation string `json:"reservation,omitempty"`
 	// NoStart leaves the container created but not started.
 	NoStart bool `json:"noStart,omitempty"`
 }
@@ -277,14 +301,32 @@ const (
 
 // Container is the state of a container.
 type Container struct {
-	ID          string         `json:"id"`
-	Image       string         `json:"image"`
-	Cmd         []string       `json:"cmd,omitempty"`
-	State       string         `json:"state"`
-	ExitCode    int            `json:"exitCode"`
-	Ports       map[string]int `json:"ports,omitempty"`
-	Reservation string         `json:"reservation,omitempty"`
-	Created     time.Time      `json:"created"`
-	Started     *time.Time     `json:"started,omitempty"`
-	Finished    *time.Time     `json:"finished,omitempty"`
+	ID    string   `json:"id"`
+	Image string   `json:"image"`
+	Cmd   []string `json:"cmd,omitempty"`
+	// Env holds the variables the spec set (not those of the image).
+	Env         map[string]string `json:"env,omitempty"`
+	Hostname    string            `json:"hostname,omitempty"`
+	WorkingDir  string            `json:"workingDir,omitempty"`
+	HostNetwork bool              `json:"hostNetwork,omitempty"`
+	State       string            `json:"state"`
+	ExitCode    int               `json:"exitCode"`
+	Ports       map[string]int    `json:"ports,omitempty"`
+	Reservation string            `json:"reservation,omitempty"`
+	Created     time.Time         `json:"created"`
+	Started     *time.Time        `json:"started,omitempty"`
+	Finished    *time.Time        `json:"finished,omitempty"`
+}
+
+// ContainerProcess is a process running in a container.
+type ContainerProcess struct {
+	// PID as the node sees it (Docker: on the host, not in the container).
+	PID        int     `json:"pid"`
+	PPID       int     `json:"ppid"`
+	Cmdline    string  `json:"cmdline"`
+	CPUPercent float64 `json:"cpuPercent"`
+	// RSS and VMS are the resident and virtual sizes in bytes.
+	RSS     int64         `json:"rss"`
+	VMS     int64         `json:"vms"`
+	Elapsed time.Duration `json:"elapsed"`
 }

@@ -172,6 +172,15 @@ const (
 // DeploySteps lists the steps in order.
 var DeploySteps = []string{StepPrepare, StepWrite, StepVerify, StepBoot, StepCheck}
 
+// Fallbacks a node's deployment may need, kadeploy's: a soft reboot between
+// the tries of a failed boot or check, then a hard power cycle when the
+// boot still fails. They are keys of DeploymentNode.Timings beside the
+// steps, with the seconds they took.
+const (
+	FallbackReboot     = "reboot"
+	FallbackPowerCycle = "power_cycle"
+)
+
 // Deployment is an environment deployed on nodes of a reservation.
 type Deployment struct {
 	ID            string
@@ -203,6 +212,17 @@ type DeploymentNode struct {
 	// Run is the last run that deployed the node.
 	Run       int
 	UpdatedAt time.Time
+}
+
+// Fallback returns the strongest fallback the node needed in its last run:
+// FallbackPowerCycle, FallbackReboot, or "".
+func (n DeploymentNode) Fallback() string {
+	for _, f := range []string{FallbackPowerCycle, FallbackReboot} {
+		if _, ok := n.Timings[f]; ok {
+			return f
+		}
+	}
+	return ""
 }
 
 // NewDeploymentID returns a fresh deployment id, also its workflow id.
@@ -638,4 +658,140 @@ func (s *Store) ListDeployments(ctx context.Context, f DeploymentFilter) ([]Depl
 		out[i].Nodes = nodes[out[i].ID]
 	}
 	return out, total, nil
+}
+
+// DeploymentChange is a deployment, or one of its nodes, as it stands after
+// a change: what /v1/deployments/events streams. Node is "" for the
+// deployment itself.
+type DeploymentChange struct {
+	Deployment string
+	Site       string
+	Owner      string
+	Node       string
+	State      string
+	Step       string
+	Reason     string
+	Run        int
+	At         time.Time // when the row last changed (its updated_at)
+}
+
+// DeploymentChangeFilter selects the changes of DeploymentChanges.
+type DeploymentChangeFilter struct {
+	// After: only rows changed strictly after it.
+	After time.Time
+	// Until, when not zero: only rows changed at or before it.
+	Until time.Time
+	// Owner, Site and Deployment restrict the deployments; "" matches all.
+	Owner, Site, Deployment string
+	// Limit bounds each of the two reads (deployments, nodes); 0: 1000.
+	Limit int
+}
+
+// DeploymentChanges returns the deployments and deployment nodes that
+// changed in (f.After, f.Until], oldest change first, each as it is now:
+// the rows' updated_at make the stream, with no table of its own. All the
+// rows that changed at one instant come together (one transaction can
+// touch thousands of nodes), so a caller that goes on after the last
+// instant it got misses nothing committed by then; several changes of a row
+// between two calls show as its latest.
+//
+// No index on updated_at is needed: a node changes only while its
+// deployment is unfinished, or before the change that finished it, so only
+// the nodes of unfinished deployments and of deployments changed since are
+// read.
+func (s *Store) DeploymentChanges(ctx context.Context, f DeploymentChangeFilter) ([]DeploymentChange, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	// $1 is the instant compared with; the filters follow it.
+	args := []any{s.ts(f.After)}
+	var where []string
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Owner != "" {
+		add("d.owner = $%d", f.Owner)
+	}
+	if f.Site != "" {
+		add("d.site = $%d", f.Site)
+	}
+	if f.Deployment != "" {
+		add("d.id = $%d", f.Deployment)
+	}
+	until := 0
+	if !f.Until.IsZero() {
+		args = append(args, s.ts(f.Until))
+		until = len(args)
+	}
+	conds := func(col string) string {
+		c := append([]string{col + " %s $1"}, where...)
+		if until > 0 {
+			c = append(c, fmt.Sprintf("%s <= $%d", col, until))
+		}
+		return strings.Join(c, " AND ")
+	}
+	depQuery := `SELECT d.id, d.site, d.owner, '', d.state, '', d.reason, d.run, d.updated_at FROM deployments d
+		WHERE ` + conds("d.updated_at") + ` ORDER BY d.updated_at, d.id`
+	nodeArgs := append(slices.Clone(args), DeployWaiting, DeployProcessing)
+	nodeQuery := fmt.Sprintf(`SELECT d.id, d.site, d.owner, n.node, n.state, n.step, n.reason, n.run, n.updated_at
+		FROM deployments d JOIN deployment_nodes n ON n.deployment_id = d.id
+		WHERE (d.state IN ($%d, $%d) OR d.updated_at >= $1) AND `, len(nodeArgs)-1, len(nodeArgs)) +
+		conds("n.updated_at") + ` ORDER BY n.updated_at, d.id, n.node`
+	deps, err := s.changes(ctx, depQuery, args, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: deployment changes: %w", err)
+	}
+	nodes, err := s.changes(ctx, nodeQuery, nodeArgs, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: deployment node changes: %w", err)
+	}
+	// A read cut by the limit is complete only up to its last instant: the
+	// changes after it wait for the next call.
+	var cut time.Time
+	for _, l := range [][]DeploymentChange{deps, nodes} {
+		if len(l) >= limit {
+			if last := l[len(l)-1].At; cut.IsZero() || last.Before(cut) {
+				cut = last
+			}
+		}
+	}
+	out := append(deps, nodes...)
+	if !cut.IsZero() {
+		out = slices.DeleteFunc(out, func(c DeploymentChange) bool { return c.At.After(cut) })
+	}
+	slices.SortStableFunc(out, func(a, b DeploymentChange) int { return a.At.Compare(b.At) })
+	return out, nil
+}
+
+// changes runs a change query, whose "%s" compares the row's instant with
+// $1, with limit, and completes the last instant when the limit cut it.
+func (s *Store) changes(ctx context.Context, query string, args []any, limit int) ([]DeploymentChange, error) {
+	read := func(q string, args []any) ([]DeploymentChange, error) {
+		rows, err := s.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []DeploymentChange
+		for rows.Next() {
+			var c DeploymentChange
+			if err := rows.Scan(&c.Deployment, &c.Site, &c.Owner, &c.Node, &c.State, &c.Step, &c.Reason, &c.Run, timeCol{&c.At}); err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		return out, rows.Err()
+	}
+	out, err := read(fmt.Sprintf(query, ">")+fmt.Sprintf(" LIMIT %d", limit), args)
+	if err != nil || len(out) < limit {
+		return out, err
+	}
+	last := out[len(out)-1].At
+	out = slices.DeleteFunc(out, func(c DeploymentChange) bool { return c.At.Equal(last) })
+	same := slices.Clone(args)
+	same[0] = s.ts(last)
+	rest, err := read(fmt.Sprintf(query, "="), same)
+	return append(out, rest...), err
 }

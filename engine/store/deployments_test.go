@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnvironmentsCatalog(t *testing.T) {
@@ -138,5 +142,79 @@ func TestDeploymentLifecycle(t *testing.T) {
 		if _, _, err := s.RestartDeployment(ctx, "nope", false); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("restart unknown: %v", err)
 		}
+	})
+}
+
+// TestDeploymentChanges: the rows' updated_at are the event stream of the
+// deployments; a change of many rows at one instant is never cut by the
+// limit, and the nodes of a deployment that ended are still seen.
+func TestDeploymentChanges(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		clock := t0
+		s.now = func() time.Time { return clock }
+		at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+		tick := func(sec int) { clock = at(sec) }
+		changes := func(f DeploymentChangeFilter) []string {
+			t.Helper()
+			cs, err := s.DeploymentChanges(ctx, f)
+			must(t, err, "DeploymentChanges")
+			out := make([]string, len(cs))
+			for i, c := range cs {
+				out[i] = fmt.Sprintf("%d %s/%s %s %s", int(c.At.Sub(t0).Seconds()), c.Deployment, c.Node, c.State, c.Step)
+				if c.Site != "s" || c.Run != 1 {
+					t.Fatalf("change %+v", c)
+				}
+			}
+			return out
+		}
+		want := func(got []string, want ...string) {
+			t.Helper()
+			if !slices.Equal(got, want) {
+				t.Fatalf("changes\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		}
+
+		tick(1)
+		_, err := s.InsertDeployment(ctx, Deployment{ID: "d1", Site: "s", Owner: "alice", ReservationID: "r1", Environment: "e@1",
+			EnvChecksum: "sha256:00", State: DeployWaiting}, []string{"n1", "n2", "n3", "n4", "n5"}, false)
+		must(t, err, "InsertDeployment")
+		// Six rows changed at one instant: a limit of 3 does not cut them.
+		all := changes(DeploymentChangeFilter{Limit: 3})
+		want(all, "1 d1/ waiting ", "1 d1/n1 pending ", "1 d1/n2 pending ", "1 d1/n3 pending ", "1 d1/n4 pending ", "1 d1/n5 pending ")
+
+		tick(2)
+		must(t, s.SetDeploymentState(ctx, "d1", DeployProcessing, ""), "processing")
+		tick(3)
+		must(t, s.UpdateDeploymentNode(ctx, "d1", "n1", 1, NodeUpdate{State: NodeProcessing, Step: StepWrite}), "n1")
+		tick(4)
+		must(t, s.UpdateDeploymentNode(ctx, "d1", "n2", 1, NodeUpdate{State: NodeProcessing, Step: StepWrite}), "n2")
+		want(changes(DeploymentChangeFilter{After: at(1)}), "2 d1/ processing ", "3 d1/n1 processing write", "4 d1/n2 processing write")
+		want(changes(DeploymentChangeFilter{After: at(1), Until: at(3)}), "2 d1/ processing ", "3 d1/n1 processing write")
+		// A limit cuts after a complete instant: the caller goes on from it.
+		want(changes(DeploymentChangeFilter{After: at(1), Limit: 1}), "2 d1/ processing ")
+		want(changes(DeploymentChangeFilter{After: at(2), Limit: 1}), "3 d1/n1 processing write")
+
+		// Another owner's deployment, filtered by owner, site and id.
+		tick(5)
+		_, err = s.InsertDeployment(ctx, Deployment{ID: "d2", Site: "s", Owner: "bob", ReservationID: "r2", Environment: "e@1",
+			EnvChecksum: "sha256:00", State: DeployWaiting}, []string{"m1"}, false)
+		must(t, err, "InsertDeployment d2")
+		want(changes(DeploymentChangeFilter{After: at(4), Owner: "alice"}))
+		want(changes(DeploymentChangeFilter{After: at(4), Owner: "bob"}), "5 d2/ waiting ", "5 d2/m1 pending ")
+		want(changes(DeploymentChangeFilter{After: at(4), Deployment: "d1"}))
+		want(changes(DeploymentChangeFilter{After: at(4), Site: "elsewhere"}))
+
+		// Canceled: the nodes marked KO before the deployment ended are seen
+		// although it is no longer running.
+		tick(6)
+		_, err = s.FinishUnfinishedNodes(ctx, "d1", 1, "canceled")
+		must(t, err, "FinishUnfinishedNodes")
+		tick(7)
+		must(t, s.SetDeploymentState(ctx, "d1", DeployCanceled, "canceled"), "canceled")
+		want(changes(DeploymentChangeFilter{After: at(5), Deployment: "d1"}),
+			"6 d1/n1 ko write", "6 d1/n2 ko write", "6 d1/n3 ko ", "6 d1/n4 ko ", "6 d1/n5 ko ", "7 d1/ canceled ")
+		want(changes(DeploymentChangeFilter{After: at(7)}))
 	})
 }

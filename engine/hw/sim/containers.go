@@ -4,22 +4,51 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/gridflow/gridflow/engine/hw"
 )
 
-func stopContainer(c *hw.Container, now time.Time) {
-	if c.State == hw.ContainerRunning {
-		t := now
-		c.State, c.ExitCode, c.Finished = hw.ContainerExited, 143, &t
+// Simulated containers accept any image (simulated nodes have every image)
+// and run jobs with the commands of simulated processes (sleep, echo, sh -c
+// scripts of those…): `hostname` answers the container's host name. A
+// container that stops ends its jobs as SIGTERM would; the end of its
+// reservation removes it.
+
+// stopContainerLocked stops a running container and the jobs running in it.
+func (n *node) stopContainerLocked(c *hw.Container, now time.Time) {
+	if c.State != hw.ContainerRunning {
+		return
 	}
+	t := now
+	c.State, c.ExitCode, c.Finished = hw.ContainerExited, 143, &t
+	for _, j := range n.cjobs[c.ID] {
+		j.killLocked(now)
+	}
+}
+
+// removeContainersLocked removes the containers of a reservation and returns
+// how many it removed.
+func (n *node) removeContainersLocked(reservation string, now time.Time) int {
+	count := 0
+	for id, c := range n.containers {
+		if c.Reservation == reservation {
+			n.stopContainerLocked(c, now)
+			delete(n.containers, id)
+			delete(n.cjobs, id)
+			count++
+		}
+	}
+	return count
 }
 
 func copyContainer(c *hw.Container) hw.Container {
 	out := *c
 	out.Ports = maps.Clone(c.Ports)
+	out.Env = maps.Clone(c.Env)
+	out.Cmd = slices.Clone(c.Cmd)
 	return out
 }
 
@@ -42,6 +71,9 @@ func (d *Driver) CreateContainer(ctx context.Context, uid string, spec hw.Contai
 			return hw.Container{}, hw.Errorf(op, uid, hw.Invalid, "port %q: write \"<port>/tcp\" or \"<port>/udp\"", port)
 		}
 	}
+	if spec.HostNetwork && len(spec.Ports) > 0 {
+		return hw.Container{}, hw.Errorf(op, uid, hw.Invalid, "a container on the host's network uses the host's ports directly: give either ports or host networking, not both")
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if err := n.readyLocked(op); err != nil {
@@ -57,7 +89,14 @@ func (d *Driver) CreateContainer(ctx context.Context, uid string, spec hw.Contai
 		return hw.Container{}, err
 	}
 	now := time.Now()
-	c := &hw.Container{ID: spec.ID, Image: spec.Image, Cmd: spec.Cmd, State: hw.ContainerCreated,
+	host := spec.Hostname
+	if spec.HostNetwork {
+		host = uid
+	} else if host == "" {
+		host = spec.ID
+	}
+	c := &hw.Container{ID: spec.ID, Image: spec.Image, Cmd: slices.Clone(spec.Cmd), Env: maps.Clone(spec.Env), Hostname: host,
+		WorkingDir: spec.WorkingDir, HostNetwork: spec.HostNetwork, State: hw.ContainerCreated,
 		Reservation: spec.Reservation, Created: now}
 	for _, port := range slices.Sorted(maps.Keys(spec.Ports)) {
 		host := spec.Ports[port]
@@ -74,6 +113,7 @@ func (d *Driver) CreateContainer(ctx context.Context, uid string, spec hw.Contai
 		c.State, c.Started = hw.ContainerRunning, &now
 	}
 	n.containers[spec.ID] = c
+	delete(n.cjobs, spec.ID)
 	return copyContainer(c), nil
 }
 
@@ -137,14 +177,14 @@ func (d *Driver) StartContainer(ctx context.Context, uid, id string) (hw.Contain
 	return copyContainer(c), nil
 }
 
-// StopContainer stops a running container.
+// StopContainer stops a running container and its jobs.
 func (d *Driver) StopContainer(ctx context.Context, uid, id string) (hw.Container, error) {
 	n, c, err := d.container("stop container", uid, id)
 	if err != nil {
 		return hw.Container{}, err
 	}
 	defer n.mu.Unlock()
-	stopContainer(c, time.Now())
+	n.stopContainerLocked(c, time.Now())
 	return copyContainer(c), nil
 }
 
@@ -159,6 +199,145 @@ func (d *Driver) DeleteContainer(ctx context.Context, uid, id string) error {
 	if err := n.readyLocked("delete container"); err != nil {
 		return err
 	}
+	if c, ok := n.containers[id]; ok {
+		n.stopContainerLocked(c, time.Now())
+	}
 	delete(n.containers, id)
+	delete(n.cjobs, id)
 	return nil
+}
+
+// Exec "runs" a command in a running simulated container.
+func (d *Driver) Exec(ctx context.Context, uid, ctr string, spec hw.ProcessSpec) (hw.Process, error) {
+	const op = "start job"
+	if err := hw.ValidID(spec.ID); err != nil {
+		return hw.Process{}, hw.Errorf(op, uid, hw.Invalid, "%v", err)
+	}
+	if spec.Name == "" {
+		return hw.Process{}, hw.Errorf(op, uid, hw.Invalid, "job %s names no program", spec.ID)
+	}
+	n, c, err := d.container(op, uid, ctr)
+	if err != nil {
+		return hw.Process{}, err
+	}
+	defer n.mu.Unlock()
+	now := time.Now()
+	if j, ok := n.cjobs[ctr][spec.ID]; ok {
+		if !sameSpec(j.spec, spec) {
+			return hw.Process{}, hw.Errorf(op, uid, hw.Conflict, "job %q already exists in container %s with another command; pick another id", spec.ID, ctr)
+		}
+		return j.statusLocked(now), nil
+	}
+	if c.State != hw.ContainerRunning {
+		return hw.Process{}, hw.Errorf(op, uid, hw.Conflict, "container %s is %s; start it first", ctr, c.State)
+	}
+	run, err := simulate(c.Hostname, spec)
+	if err != nil {
+		// As in a real container, a program that cannot run fails the job.
+		run = script{steps: []step{{stderr: "sh: " + spec.Name + ": " + err.Error() + "\n"}}, exit: 127}
+	}
+	if err := n.injectLocked(op); err != nil {
+		return hw.Process{}, err
+	}
+	n.pid++
+	j := &proc{spec: spec, pid: n.pid, start: now, run: run, rss: int64(1+n.pid%3) << 20}
+	if n.cjobs[ctr] == nil {
+		n.cjobs[ctr] = map[string]*proc{}
+	}
+	n.cjobs[ctr][spec.ID] = j
+	return j.statusLocked(now), nil
+}
+
+func (d *Driver) job(op, uid, ctr, id string) (*node, *proc, error) {
+	n, _, err := d.container(op, uid, ctr)
+	if err != nil {
+		return nil, nil, err
+	}
+	j, ok := n.cjobs[ctr][id]
+	if !ok {
+		n.mu.Unlock()
+		return nil, nil, hw.Errorf(op, uid, hw.NotFound, "no job %q in container %s", id, ctr)
+	}
+	return n, j, nil // locked
+}
+
+// ContainerJobs lists the jobs of a container, oldest first.
+func (d *Driver) ContainerJobs(ctx context.Context, uid, ctr string) ([]hw.Process, error) {
+	n, _, err := d.container("list jobs", uid, ctr)
+	if err != nil {
+		return nil, err
+	}
+	defer n.mu.Unlock()
+	now := time.Now()
+	out := make([]hw.Process, 0, len(n.cjobs[ctr]))
+	for _, j := range n.cjobs[ctr] {
+		out = append(out, j.statusLocked(now))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out, nil
+}
+
+// ContainerJob reports a job.
+func (d *Driver) ContainerJob(ctx context.Context, uid, ctr, id string) (hw.Process, error) {
+	n, j, err := d.job("job status", uid, ctr, id)
+	if err != nil {
+		return hw.Process{}, err
+	}
+	defer n.mu.Unlock()
+	return j.statusLocked(time.Now()), nil
+}
+
+// ContainerJobOutput returns what a job wrote so far.
+func (d *Driver) ContainerJobOutput(ctx context.Context, uid, ctr, id string) (hw.Output, error) {
+	n, j, err := d.job("job output", uid, ctr, id)
+	if err != nil {
+		return hw.Output{}, err
+	}
+	defer n.mu.Unlock()
+	return j.outputLocked(time.Now()), nil
+}
+
+// KillContainerJob ends a running job with SIGTERM.
+func (d *Driver) KillContainerJob(ctx context.Context, uid, ctr, id string) (hw.Process, error) {
+	n, j, err := d.job("kill job", uid, ctr, id)
+	if err != nil {
+		return hw.Process{}, err
+	}
+	defer n.mu.Unlock()
+	now := time.Now()
+	j.killLocked(now)
+	return j.statusLocked(now), nil
+}
+
+// ContainerProcesses lists the main process of a running container and its
+// running jobs, with simulated cpu and memory.
+func (d *Driver) ContainerProcesses(ctx context.Context, uid, ctr string) ([]hw.ContainerProcess, error) {
+	const op = "container processes"
+	n, c, err := d.container(op, uid, ctr)
+	if err != nil {
+		return nil, err
+	}
+	defer n.mu.Unlock()
+	if c.State != hw.ContainerRunning {
+		return nil, hw.Errorf(op, uid, hw.Conflict, "container %s is %s: it runs no processes", ctr, c.State)
+	}
+	now := time.Now()
+	cmd := strings.Join(c.Cmd, " ")
+	if cmd == "" {
+		cmd = "(the default command of " + c.Image + ")"
+	}
+	// The main process comes first, with a pid of its own, stable for the
+	// container.
+	main := 100000 + int(c.Created.UnixNano()%100000)
+	out := []hw.ContainerProcess{}
+	for _, j := range n.cjobs[ctr] {
+		st := j.statusLocked(now)
+		if st.State != hw.ProcessRunning {
+			continue
+		}
+		out = append(out, hw.ContainerProcess{PID: st.PID, PPID: main, Cmdline: strings.Join(append([]string{st.Name}, st.Args...), " "),
+			CPUPercent: 1, RSS: st.RSS, VMS: st.RSS * 4, Elapsed: now.Sub(st.Started)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return append([]hw.ContainerProcess{{PID: main, Cmdline: cmd, CPUPercent: 0.1, RSS: 8 << 20, VMS: 32 << 20, Elapsed: now.Sub(*c.Started)}}, out...), nil
 }

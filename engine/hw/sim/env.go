@@ -13,7 +13,12 @@ import (
 	"github.com/gridflow/gridflow/engine/hw"
 )
 
-// Install writes an environment (deploy_time), then boots into it (boot_time).
+// Install writes an environment (deploy_time), then boots into it (boot_time)
+// and returns once the node is up. When that boot hangs (HangBoots), it
+// returns once the boot time has passed, with what the node reported as it
+// rebooted into the image, as an agent answers before its reboot completes:
+// noticing that the node does not come back is the caller's boot check. A
+// power cycle during the write fails it, and leaves no bootable environment.
 func (d *Driver) Install(ctx context.Context, uid string, env hw.EnvSpec) (hw.NodeInfo, error) {
 	const op = "install environment"
 	n, err := d.node(op, uid)
@@ -59,6 +64,7 @@ func (d *Driver) Install(ctx context.Context, uid string, env hw.EnvSpec) (hw.No
 		deploy = time.Duration(r.Float64() * float64(deploy))
 	}
 	n.busyUntil, n.busyWhat = now.Add(deploy), "deploying"
+	cycles := n.cycles
 	n.mu.Unlock()
 
 	if err := hw.Sleep(ctx, deploy); err != nil {
@@ -70,11 +76,25 @@ func (d *Driver) Install(ctx context.Context, uid string, env hw.EnvSpec) (hw.No
 				deploy.Round(time.Millisecond), calls, d.cfg.Seed, d.cfg.FailureRate)}
 	}
 	n.mu.Lock()
+	if n.cycles != cycles {
+		n.mu.Unlock()
+		return hw.NodeInfo{}, &hw.Error{Op: op, Node: uid, Kind: hw.Failed, Retryable: true,
+			Err: fmt.Errorf("the node was power-cycled while environment %s was written: it has no bootable environment", env.Name)}
+	}
 	now = time.Now()
 	n.generation++
 	n.env = &hw.Environment{Name: env.Name, Checksum: want.String(), InstalledAt: now}
 	n.busyUntil, n.busyWhat = now.Add(d.cfg.BootTime), "booting"
 	n.bootTime = n.busyUntil
+	n.startBootLocked()
+	if n.hung {
+		info := n.infoLocked(now)
+		n.mu.Unlock()
+		if err := hw.Sleep(ctx, d.cfg.BootTime); err != nil {
+			return hw.NodeInfo{}, ctxErr(op, uid, err)
+		}
+		return info, nil
+	}
 	n.mu.Unlock()
 	return n.waitBoot(ctx, op)
 }

@@ -105,6 +105,7 @@ func New(c *testbed.Cluster, opts Options) (*Driver, error) {
 			env:   &hw.Environment{Name: def.Name, Checksum: def.Checksum, InstalledAt: now},
 			pid:   1000,
 			procs: map[string]*proc{}, files: map[string]fileMeta{}, containers: map[string]*hw.Container{},
+			cjobs: map[string]map[string]*proc{},
 		}
 	}
 	return d, nil
@@ -140,7 +141,11 @@ type node struct {
 	procs      map[string]*proc
 	files      map[string]fileMeta
 	containers map[string]*hw.Container
+	cjobs      map[string]map[string]*proc // container id → job id → job (containers.go)
 	ports      int
+	hung       bool  // a boot hung: the node answers nothing until a power cycle
+	hangBoots  int   // boots still to hang (HangBoots)
+	cycles     int64 // power cycles: an install knows its write was cut
 }
 
 func (d *Driver) node(op, uid string) (*node, error) {
@@ -151,8 +156,11 @@ func (d *Driver) node(op, uid string) (*node, error) {
 	return n, nil
 }
 
-// readyLocked fails while the node boots or deploys.
+// readyLocked fails while the node boots or deploys, and while it is hung.
 func (n *node) readyLocked(op string) error {
+	if n.hung {
+		return n.hungError(op)
+	}
 	if now := time.Now(); now.Before(n.busyUntil) {
 		return hw.Errorf(op, n.uid, hw.Unavailable, "node is %s for another %s", n.busyWhat, n.busyUntil.Sub(now).Round(time.Millisecond))
 	}
@@ -182,7 +190,7 @@ func (n *node) stopAllLocked(now time.Time) {
 		p.killLocked(now)
 	}
 	for _, c := range n.containers {
-		stopContainer(c, now)
+		n.stopContainerLocked(c, now)
 	}
 }
 
@@ -287,11 +295,13 @@ func (d *Driver) Reboot(ctx context.Context, uid string, opts hw.RebootOptions) 
 	n.generation++
 	n.busyUntil, n.busyWhat = now.Add(d.cfg.BootTime), "booting"
 	n.bootTime = n.busyUntil
+	n.startBootLocked()
 	n.mu.Unlock()
 	return n.waitBoot(ctx, op)
 }
 
-// waitBoot waits until the node is up and returns its facts.
+// waitBoot waits until the node is up and returns its facts; a boot that
+// hung fails once its time has passed.
 func (n *node) waitBoot(ctx context.Context, op string) (hw.NodeInfo, error) {
 	n.mu.Lock()
 	until := n.busyUntil
@@ -301,6 +311,9 @@ func (n *node) waitBoot(ctx context.Context, op string) (hw.NodeInfo, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.hung {
+		return hw.NodeInfo{}, n.notBack(op)
+	}
 	return n.infoLocked(time.Now()), nil
 }
 
@@ -322,12 +335,7 @@ func (d *Driver) StopReservation(ctx context.Context, uid, reservation string) (
 			count++
 		}
 	}
-	for _, c := range n.containers {
-		if c.Reservation == reservation && c.State == hw.ContainerRunning {
-			stopContainer(c, now)
-			count++
-		}
-	}
+	count += n.removeContainersLocked(reservation, now)
 	return count, nil
 }
 

@@ -59,6 +59,7 @@ type StepInstance struct {
 	Reservation *ReserveAction `json:",omitempty"`
 	Run         *RunAction     `json:",omitempty"`
 	Deployment  *DeployAction  `json:",omitempty"`
+	Transfer    *TransferAction `json:",omitempty"`
 }
 
 // DeployAction is a deployment step instance.
@@ -249,6 +250,19 @@ func (a *Activities) ExpandStep(ctx context.Context, id, address string, attempt
 			si.Reservation = ra
 		case *campaign.DeploymentSpec:
 			si.Deployment = &DeployAction{Nodes: sp.Nodes, Environment: sp.Environment, Force: sp.Force}
+		case *campaign.TransferSpec:
+			ta := &TransferAction{Overwrite: sp.Overwrite, Retry: sp.Retry, RetryDelay: sp.RetryDelay, Priority: sp.Priority, Verify: "none"}
+			if sp.VerifyChecksum {
+				ta.Verify = "both"
+			}
+			for _, f := range sp.Files {
+				sum, err := stepChecksum(f.ChecksumAlgorithm, f.Checksum)
+				if err != nil {
+					return nil, nonRetryable(fmt.Errorf("%s: %w", in.Address, err), "Invalid")
+				}
+				ta.Files = append(ta.Files, TransferFileAction{Sources: f.Sources, Destination: f.Destination, Checksum: sum})
+			}
+			si.Transfer = ta
 		case *campaign.RunSpec:
 			if sp.Container != "" {
 				return nil, nonRetryable(fmt.Errorf("%s: commands in containers are not supported by this engine yet; run on nodes", in.Address), "Unsupported")

@@ -262,6 +262,10 @@ func runAttempt(ctx, work workflow.Context, id string, s activities.GraphStep, a
 			isRun[i] = true
 		case in.Deployment != nil:
 			futures[i] = workflow.ExecuteActivity(work, a.Deploy, id, in.Address, *in.Deployment)
+		case in.Transfer != nil:
+			// A new kind of instance: histories of older campaigns never
+			// reach this branch, so they replay unchanged.
+			futures[i] = workflow.ExecuteActivity(work, a.Transfer, id, in.Address, *in.Transfer)
 		default:
 			return nil, fmt.Errorf("%s: nothing to run", in.Address)
 		}

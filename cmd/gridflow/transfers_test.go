@@ -531,6 +531,57 @@ func TestTransfersWithRealBytes(t *testing.T) {
 		}
 	})
 
+	run("a campaign moves data to its node and back", func(t *testing.T, alice, bob, admin apiClient) {
+		b := bytes.Repeat([]byte("campaign data "), 20000)
+		in := write("campaign-in", b)
+		out := filepath.Join(dst, "campaign", "out")
+		src := fmt.Sprintf(`
+reservation "exp" {
+  site     = "s"
+  nodes    = 1
+  cluster  = "a"
+  walltime = "15m"
+}
+
+transfer "stage_in" {
+  files {
+    source      = %q
+    destination = "node://${reservation.exp.nodes[0]}/data/in"
+    checksum    = %q
+  }
+}
+
+transfer "stage_out" {
+  depends_on = [transfer.stage_in]
+  files {
+    source      = "node://${reservation.exp.nodes[0]}/data/in"
+    destination = %q
+  }
+}
+
+output "bytes" {
+  value = transfer.stage_out.bytes
+}
+output "checksum" {
+  value = transfer.stage_in.files[0].checksum
+}
+`, in, sha(b), "file://"+out)
+		var it campaignResp
+		if code := alice.do("POST", "/v1/campaigns", map[string]any{"source": src, "filename": "data.hcl"}, &it); code != 201 {
+			t.Fatalf("submit: %d %+v", code, it)
+		}
+		done := alice.waitCampaign(it.UID, 2*time.Minute, "succeeded", "failed", "canceled")
+		if done.State != "succeeded" {
+			t.Fatalf("campaign %s: %s %+v", done.State, done.Reason, done.Steps)
+		}
+		if got, _ := os.ReadFile(out); !bytes.Equal(got, b) {
+			t.Fatal("the campaign's data came back changed")
+		}
+		if string(done.Outputs["bytes"]) != fmt.Sprint(len(b)) || string(done.Outputs["checksum"]) != fmt.Sprintf("%q", sha(b)) {
+			t.Fatalf("outputs %s", done.Outputs)
+		}
+	})
+
 	run("optimizer", func(t *testing.T, alice, bob, admin apiClient) {
 		var pairs struct {
 			Items []struct {

@@ -56,9 +56,9 @@ type InstanceOutput struct {
 type StepInstance struct {
 	Address     string
 	Kind        string
-	Reservation *ReserveAction `json:",omitempty"`
-	Run         *RunAction     `json:",omitempty"`
-	Deployment  *DeployAction  `json:",omitempty"`
+	Reservation *ReserveAction  `json:",omitempty"`
+	Run         *RunAction      `json:",omitempty"`
+	Deployment  *DeployAction   `json:",omitempty"`
 	Transfer    *TransferAction `json:",omitempty"`
 }
 

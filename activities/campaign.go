@@ -60,6 +60,7 @@ type StepInstance struct {
 	Run         *RunAction      `json:",omitempty"`
 	Deployment  *DeployAction   `json:",omitempty"`
 	Transfer    *TransferAction `json:",omitempty"`
+	Container   *ContainerAction `json:",omitempty"`
 }
 
 // DeployAction is a deployment step instance.
@@ -81,8 +82,11 @@ type ReserveAction struct {
 
 // RunAction is a run step instance: a command on each of Nodes.
 type RunAction struct {
-	Nodes   []string
-	Command string
+	Nodes []string
+	// Container, when set, runs the command in that container (made by a
+	// container step) instead of on Nodes.
+	Container string `json:",omitempty"`
+	Command   string
 	Args    []string
 	Env     map[string]string
 	Dir     string
@@ -263,11 +267,17 @@ func (a *Activities) ExpandStep(ctx context.Context, id, address string, attempt
 				ta.Files = append(ta.Files, TransferFileAction{Sources: f.Sources, Destination: f.Destination, Checksum: sum})
 			}
 			si.Transfer = ta
-		case *campaign.RunSpec:
-			if sp.Container != "" {
-				return nil, nonRetryable(fmt.Errorf("%s: commands in containers are not supported by this engine yet; run on nodes", in.Address), "Unsupported")
+		case *campaign.ContainerSpec:
+			ca := &ContainerAction{Node: sp.Node, Image: sp.Image, Env: sp.Env, Ports: map[string]int{}}
+			for host, ctr := range sp.Ports {
+				ca.Ports[fmt.Sprintf("%d/tcp", ctr)] = host
 			}
-			si.Run = &RunAction{Nodes: sp.Nodes, Command: sp.Command, Args: sp.Args, Env: sp.Env, Dir: sp.Dir}
+			for _, p := range sp.Init {
+				ca.Init = append(ca.Init, RunAction{Command: p.Command, Args: p.Args, Env: p.Env, Dir: p.Dir})
+			}
+			si.Container = ca
+		case *campaign.RunSpec:
+			si.Run = &RunAction{Nodes: sp.Nodes, Container: sp.Container, Command: sp.Command, Args: sp.Args, Env: sp.Env, Dir: sp.Dir}
 		default:
 			return nil, nonRetryable(fmt.Errorf("%s: %s steps are not supported by this engine yet", in.Address, st.Kind), "Unsupported")
 		}
@@ -524,7 +534,18 @@ func (a *Activities) RunCommand(ctx context.Context, id, address string, attempt
 	if err != nil {
 		return RunOutcome{}, err
 	}
-	if len(act.Nodes) == 0 {
+	targets := act.Nodes
+	containerNode := ""
+	if act.Container != "" {
+		if containerNode, err = a.Store.GetSetting(ctx, containerNodeKey(act.Container)); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return RunOutcome{}, nonRetryable(fmt.Errorf("%s: no container %q was started by a container step", address, act.Container), "Invalid")
+			}
+			return RunOutcome{}, err
+		}
+		targets = []string{act.Container}
+	}
+	if len(targets) == 0 {
 		return RunOutcome{}, nonRetryable(fmt.Errorf("%s: no nodes to run on", address), "Invalid")
 	}
 	name, args := act.Command, act.Args
@@ -532,21 +553,34 @@ func (a *Activities) RunCommand(ctx context.Context, id, address string, attempt
 		name, args = "/bin/sh", []string{"-c", act.Command}
 	}
 	pid := processID(id, address, attempt)
-	results := make(map[string]runResult, len(act.Nodes))
+	results := make(map[string]runResult, len(targets))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	errs := make([]error, len(act.Nodes))
-	for i, node := range act.Nodes {
+	errs := make([]error, len(targets))
+	for i, target := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := runOn(ctx, drivers, node, hw.ProcessSpec{ID: pid, Name: name, Args: args, Env: act.Env, Pwd: act.Dir})
+			spec := hw.ProcessSpec{ID: pid, Name: name, Args: args, Env: act.Env, Pwd: act.Dir}
+			var ops procOps
+			var err error
+			what := "node " + target
+			if containerNode != "" {
+				ops, err = containerOps(drivers, containerNode, target)
+				what = "container " + target + " on " + containerNode
+			} else {
+				ops, err = nodeOps(drivers, target)
+			}
+			var res runResult
+			if err == nil {
+				res, err = runOn(ctx, ops, spec)
+			}
 			if err != nil {
-				errs[i] = fmt.Errorf("node %s: %w", node, err)
+				errs[i] = fmt.Errorf("%s: %w", what, err)
 				return
 			}
 			mu.Lock()
-			results[node] = res
+			results[target] = res
 			mu.Unlock()
 		}()
 	}
@@ -571,7 +605,7 @@ func (a *Activities) RunCommand(ctx context.Context, id, address string, attempt
 		return RunOutcome{}, nonRetryable(err, "RunFailed")
 	}
 	out := map[string]any{"results": results, "exit_code": 0, "stdout": "", "stderr": ""}
-	first := results[act.Nodes[0]]
+	first := results[targets[0]]
 	out["stdout"], out["stderr"] = first.Stdout, first.Stderr
 	// The worst exit code: the largest positive one; else -1 when a signal
 	// ended a process (that is a failure too, not a success); else 0.
@@ -588,13 +622,43 @@ func (a *Activities) RunCommand(ctx context.Context, id, address string, attempt
 	return RunOutcome{Output: b, ExitCode: worst}, err
 }
 
-// runOn starts the process on one node (idempotently) and waits for its end.
-func runOn(ctx context.Context, drivers *hw.Drivers, node string, spec hw.ProcessSpec) (runResult, error) {
+// procOps runs processes in one place: a node, or a container on a node.
+type procOps struct {
+	Start  func(ctx context.Context, spec hw.ProcessSpec) (hw.Process, error)
+	Status func(ctx context.Context, id string) (hw.Process, error)
+	Output func(ctx context.Context, id string) (hw.Output, error)
+	Kill   func(ctx context.Context, id string) (hw.Process, error)
+}
+
+func nodeOps(drivers *hw.Drivers, node string) (procOps, error) {
 	d, err := drivers.For(node)
 	if err != nil {
-		return runResult{}, err
+		return procOps{}, err
 	}
-	p, err := d.Start(ctx, node, spec)
+	return procOps{
+		Start:  func(ctx context.Context, spec hw.ProcessSpec) (hw.Process, error) { return d.Start(ctx, node, spec) },
+		Status: func(ctx context.Context, id string) (hw.Process, error) { return d.Status(ctx, node, id) },
+		Output: func(ctx context.Context, id string) (hw.Output, error) { return d.Output(ctx, node, id) },
+		Kill:   func(ctx context.Context, id string) (hw.Process, error) { return d.Kill(ctx, node, id) },
+	}, nil
+}
+
+func containerOps(drivers *hw.Drivers, node, ctr string) (procOps, error) {
+	d, err := drivers.For(node)
+	if err != nil {
+		return procOps{}, err
+	}
+	return procOps{
+		Start:  func(ctx context.Context, spec hw.ProcessSpec) (hw.Process, error) { return d.Exec(ctx, node, ctr, spec) },
+		Status: func(ctx context.Context, id string) (hw.Process, error) { return d.ContainerJob(ctx, node, ctr, id) },
+		Output: func(ctx context.Context, id string) (hw.Output, error) { return d.ContainerJobOutput(ctx, node, ctr, id) },
+		Kill:   func(ctx context.Context, id string) (hw.Process, error) { return d.KillContainerJob(ctx, node, ctr, id) },
+	}, nil
+}
+
+// runOn starts the process (idempotently) and waits for its end.
+func runOn(ctx context.Context, d procOps, spec hw.ProcessSpec) (runResult, error) {
+	p, err := d.Start(ctx, spec)
 	if err != nil {
 		return runResult{}, err
 	}
@@ -607,17 +671,17 @@ func runOn(ctx context.Context, drivers *hw.Drivers, node string, spec hw.Proces
 				// The worker is stopping, not the step: leave the process
 				// running; the retried attempt finds it by its id.
 			default:
-				_, _ = d.Kill(context.WithoutCancel(ctx), node, spec.ID)
+				_, _ = d.Kill(context.WithoutCancel(ctx), spec.ID)
 			}
 			return runResult{}, ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 500*time.Millisecond)
-		if p, err = d.Status(ctx, node, spec.ID); err != nil {
+		if p, err = d.Status(ctx, spec.ID); err != nil {
 			return runResult{}, err
 		}
 	}
-	o, err := d.Output(ctx, node, spec.ID)
+	o, err := d.Output(ctx, spec.ID)
 	if err != nil {
 		return runResult{}, err
 	}

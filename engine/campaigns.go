@@ -25,7 +25,7 @@ type CampaignSubmission struct {
 }
 
 // runnableKinds are the step kinds this engine can run.
-var runnableKinds = map[campaign.Kind]bool{campaign.KindReservation: true, campaign.KindDeployment: true, campaign.KindTransfer: true, campaign.KindRun: true}
+var runnableKinds = map[campaign.Kind]bool{campaign.KindReservation: true, campaign.KindDeployment: true, campaign.KindTransfer: true, campaign.KindContainer: true, campaign.KindRun: true}
 
 // ValidateCampaign loads a campaign against the current testbed. The files
 // map renders the diagnostics with their source lines.
@@ -51,7 +51,7 @@ func (e *Engine) SubmitCampaign(ctx context.Context, sub CampaignSubmission) (st
 			rng := st.DeclRange
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Subject: &rng,
 				Summary: fmt.Sprintf("%s steps cannot run yet", st.Kind),
-				Detail:  fmt.Sprintf("This engine runs reservation, deployment, transfer and run steps; %s is valid HCL but its service is not available yet. Remove the block or run it by hand.", st.Address)})
+				Detail:  fmt.Sprintf("This engine runs every step kind but this one; %s is valid HCL but its service is not available yet. Remove the block or run it by hand.", st.Address)})
 		}
 	}
 	if diags.HasErrors() {

@@ -266,6 +266,8 @@ func runAttempt(ctx, work workflow.Context, id string, s activities.GraphStep, a
 			// A new kind of instance: histories of older campaigns never
 			// reach this branch, so they replay unchanged.
 			futures[i] = workflow.ExecuteActivity(work, a.Transfer, id, in.Address, *in.Transfer)
+		case in.Container != nil:
+			futures[i] = workflow.ExecuteActivity(work, a.StartContainer, id, in.Address, *in.Container)
 		default:
 			return nil, fmt.Errorf("%s: nothing to run", in.Address)
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"encoding/hex"
 	"fmt"
 	"hash/adler32"
@@ -579,6 +580,52 @@ output "checksum" {
 		}
 		if string(done.Outputs["bytes"]) != fmt.Sprint(len(b)) || string(done.Outputs["checksum"]) != fmt.Sprintf("%q", sha(b)) {
 			t.Fatalf("outputs %s", done.Outputs)
+		}
+	})
+
+	run("a campaign runs a command in its container", func(t *testing.T, alice, bob, admin apiClient) {
+		src := `
+reservation "svc" {
+  site     = "s"
+  nodes    = 1
+  cluster  = "a"
+  walltime = "15m"
+}
+
+container "box" {
+  node  = reservation.svc.nodes[0]
+  image = "busybox:latest"
+  init {
+    command = "sleep 600"
+  }
+}
+
+run "inside" {
+  container = container.box.id
+  command   = "echo hello from the box"
+}
+
+output "said" {
+  value = trimspace(run.inside.stdout)
+}
+output "node" {
+  value = container.box.node
+}
+`
+		var it campaignResp
+		if code := alice.do("POST", "/v1/campaigns", map[string]any{"source": src, "filename": "box.hcl"}, &it); code != 201 {
+			t.Fatalf("submit: %d %+v", code, it)
+		}
+		done := alice.waitCampaign(it.UID, 2*time.Minute, "succeeded", "failed", "canceled")
+		if done.State != "succeeded" || string(done.Outputs["said"]) != `"hello from the box"` {
+			t.Fatalf("campaign %s (%s): %s %+v", done.State, done.Reason, done.Outputs, done.Steps)
+		}
+		// The campaign released its reservation, and the container with it.
+		var node string
+		json.Unmarshal(done.Outputs["node"], &node)
+		var list struct{ Items []struct{ ID string } }
+		if code := admin.do("GET", "/v1/nodes/"+node+"/containers", nil, &list); code != 200 || len(list.Items) != 0 {
+			t.Fatalf("containers left on %s: %+v", node, list.Items)
 		}
 	})
 

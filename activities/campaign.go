@@ -56,10 +56,10 @@ type InstanceOutput struct {
 type StepInstance struct {
 	Address     string
 	Kind        string
-	Reservation *ReserveAction  `json:",omitempty"`
-	Run         *RunAction      `json:",omitempty"`
-	Deployment  *DeployAction   `json:",omitempty"`
-	Transfer    *TransferAction `json:",omitempty"`
+	Reservation *ReserveAction   `json:",omitempty"`
+	Run         *RunAction       `json:",omitempty"`
+	Deployment  *DeployAction    `json:",omitempty"`
+	Transfer    *TransferAction  `json:",omitempty"`
 	Container   *ContainerAction `json:",omitempty"`
 }
 
@@ -87,9 +87,9 @@ type RunAction struct {
 	// container step) instead of on Nodes.
 	Container string `json:",omitempty"`
 	Command   string
-	Args    []string
-	Env     map[string]string
-	Dir     string
+	Args      []string
+	Env       map[string]string
+	Dir       string
 }
 
 func nonRetryable(err error, kind string) error {
@@ -649,10 +649,16 @@ func containerOps(drivers *hw.Drivers, node, ctr string) (procOps, error) {
 		return procOps{}, err
 	}
 	return procOps{
-		Start:  func(ctx context.Context, spec hw.ProcessSpec) (hw.Process, error) { return d.Exec(ctx, node, ctr, spec) },
+		Start: func(ctx context.Context, spec hw.ProcessSpec) (hw.Process, error) {
+			return d.Exec(ctx, node, ctr, spec)
+		},
 		Status: func(ctx context.Context, id string) (hw.Process, error) { return d.ContainerJob(ctx, node, ctr, id) },
-		Output: func(ctx context.Context, id string) (hw.Output, error) { return d.ContainerJobOutput(ctx, node, ctr, id) },
-		Kill:   func(ctx context.Context, id string) (hw.Process, error) { return d.KillContainerJob(ctx, node, ctr, id) },
+		Output: func(ctx context.Context, id string) (hw.Output, error) {
+			return d.ContainerJobOutput(ctx, node, ctr, id)
+		},
+		Kill: func(ctx context.Context, id string) (hw.Process, error) {
+			return d.KillContainerJob(ctx, node, ctr, id)
+		},
 	}, nil
 }
 

@@ -176,6 +176,14 @@ func evalContext(c *campaign.Campaign, outputs map[string][]InstanceOutput) (map
 		for _, in := range all {
 			known[in.Address] = in
 		}
+		// Instances in expansion order, whatever the order they were
+		// recorded in (the store keeps them in a map).
+		order := make(map[string]int, len(all))
+		for i, in := range all {
+			order[in.Address] = i
+		}
+		recs = slices.Clone(recs)
+		slices.SortStableFunc(recs, func(x, y InstanceOutput) int { return order[x.Address] - order[y.Address] })
 		for _, r := range recs {
 			in, ok := known[r.Address]
 			if !ok {

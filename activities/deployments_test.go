@@ -257,3 +257,48 @@ func TestDeployNodeFallsBackOnAPowerCycle(t *testing.T) {
 		t.Fatalf("a-1 in the store: fallback %q", n.Fallback())
 	}
 }
+
+// BenchmarkDeployNode measures one node's deployment by the activity (its
+// five steps, the store writes that record them, on SQLite, run through
+// the SDK's test activity environment) beside the sim driver's Install
+// alone on the same node, in the same run; timings are zero, so what is
+// left is the engine's cost per node.
+func BenchmarkDeployNode(b *testing.B) {
+	t := &testing.T{}
+	a, _ := deployFixture(t)
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	drv := simDriver(t, a, "a-2")
+	specs := make([]hw.EnvSpec, 2)
+	for i, name := range []string{"debian12-min@2024.1", "debian12-base@2024.1"} {
+		pub, _ := hw.LookupPublicEnvironment(name)
+		specs[i] = hw.EnvSpec{Name: pub.Name, URL: pub.URL, Checksum: pub.Checksum}
+	}
+	ctx := context.Background()
+	var activityDur, installDur time.Duration
+	i := 0
+	for b.Loop() {
+		// Each run writes another image than the last, on both nodes.
+		p := DeployNodeParams{Deployment: "d1", Run: 1, Reservation: "r1", Node: "a-1", Env: specs[i%2], Timeouts: deploy.DefaultTimeouts, Retries: 2, PowerCycle: true}
+		t0 := time.Now()
+		v, err := env.ExecuteActivity(a.DeployNode, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var r NodeResult
+		if err := v.Get(&r); err != nil || r.State != store.NodeOK {
+			b.Fatalf("%+v %v", r, err)
+		}
+		t1 := time.Now()
+		if _, err := drv.Install(ctx, "a-2", specs[i%2]); err != nil {
+			b.Fatal(err)
+		}
+		activityDur += t1.Sub(t0)
+		installDur += time.Since(t1)
+		i++
+	}
+	b.ReportMetric(float64(activityDur.Microseconds())/float64(i), "activity-µs/node")
+	b.ReportMetric(float64(installDur.Microseconds())/float64(i), "install-µs/node")
+	b.ReportMetric(activityDur.Seconds()/installDur.Seconds(), "ratio")
+}

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -23,6 +24,11 @@ type CampaignResult struct {
 	State  string
 	Reason string
 }
+
+// foldStepsChange versions the change from three commands per step (a local
+// activity to expand, an activity per instance, a local activity to record)
+// to one activity per attempt (RunStepAttempt).
+const foldStepsChange = "campaign-one-activity-per-step"
 
 // defaultStepTimeout bounds an attempt of a step without a timeout argument.
 const defaultStepTimeout = 24 * time.Hour
@@ -215,6 +221,25 @@ func runStep(ctx workflow.Context, id string, s activities.GraphStep, outputs ma
 				break
 			}
 			backoff *= 2
+		}
+		if workflow.GetVersion(ctx, foldStepsChange, workflow.DefaultVersion, 1) == 1 {
+			// One activity runs and records the whole attempt.
+			var r activities.StepAttempt
+			err := workflow.ExecuteActivity(work, a.RunStepAttempt, id, s, attempt).Get(ctx, &r)
+			if err == nil && r.Err == "" {
+				return r.Outputs, nil
+			}
+			lastOuts = r.Outputs
+			if err == nil {
+				lastErr = errors.New(r.Err) // recorded by the activity
+				continue
+			}
+			lastErr = err
+			if ctx.Err() != nil {
+				break
+			}
+			_ = workflow.ExecuteLocalActivity(local(ctx), a.SetStepState, id, s.Address, store.StepRunning, attempt, err.Error(), r.Outputs).Get(ctx, nil)
+			continue
 		}
 		outs, err := runAttempt(ctx, work, id, s, attempt, outputs)
 		if err == nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/gridflow/gridflow/activities"
 	"github.com/gridflow/gridflow/engine/store"
@@ -32,6 +33,9 @@ func newCampaignEnv(t *testing.T, graph activities.CampaignGraph, exit func(addr
 	ce := &campaignEnv{env: s.NewTestWorkflowEnvironment(), steps: map[string]string{}}
 	var a *activities.Activities
 	env := ce.env
+	if beforeFolding {
+		env.OnGetVersion(foldStepsChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	}
 	env.OnActivity(a.CampaignGraphOf, mock.Anything, "c1").Return(graph, nil)
 	env.OnActivity(a.SetCampaignState, mock.Anything, "c1", mock.Anything, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, _, state, _ string, _ json.RawMessage) error { ce.final = state; return nil })
@@ -72,9 +76,47 @@ func newCampaignEnv(t *testing.T, graph activities.CampaignGraph, exit func(addr
 			b, _ := json.Marshal(map[string]any{"exit_code": code, "stdout": "", "stderr": "", "results": map[string]any{}})
 			return activities.RunOutcome{Output: b, ExitCode: code}, nil
 		})
+	// The one-activity-per-attempt path does what the three mocks above do.
+	env.OnActivity(a.RunStepAttempt, mock.Anything, "c1", mock.Anything, mock.Anything).Return(
+		func(_ context.Context, _ string, st activities.GraphStep, attempt int) (activities.StepAttempt, error) {
+			if beforeFolding {
+				t.Errorf("%s ran through RunStepAttempt in a workflow from before it", st.Address)
+			}
+			ce.mu.Lock()
+			defer ce.mu.Unlock()
+			ce.started = append(ce.started, st.Address)
+			out := json.RawMessage(`{"id":"r1","site":"s","nodes":["n1"]}`)
+			code := 0
+			if kinds[st.Address] != "reservation" {
+				code = exit(st.Address, attempt)
+				out, _ = json.Marshal(map[string]any{"exit_code": code, "stdout": "", "stderr": "", "results": map[string]any{}})
+			}
+			res := activities.StepAttempt{Outputs: []activities.InstanceOutput{{Address: st.Address, Output: out}}}
+			switch {
+			case code == 0:
+				ce.steps[st.Address] = store.StepSucceeded
+			case attempt < st.Attempts:
+				ce.steps[st.Address], res.Err = store.StepRunning, "exit code"
+			default:
+				ce.steps[st.Address], res.Err = store.StepFailed, "exit code"
+			}
+			return res, nil
+		})
 	env.OnActivity(a.CampaignOutputs, mock.Anything, "c1", mock.Anything).Return(json.RawMessage(`{}`), nil)
 	env.OnActivity(a.ReleaseCampaign, mock.Anything, "c1").Return(func(context.Context, string) (int, error) { ce.released++; return 1, nil })
 	return ce
+}
+
+// beforeFolding runs the campaign tests on the path of workflows started
+// before one activity ran each step attempt (their histories replay it).
+var beforeFolding bool
+
+func TestCampaignBeforeFoldingSteps(t *testing.T) {
+	beforeFolding = true
+	defer func() { beforeFolding = false }()
+	t.Run("order", TestCampaignRunsStepsInDependencyOrder)
+	t.Run("retry", TestCampaignRetriesWithBackoffThenAborts)
+	t.Run("continue", TestCampaignContinueLetsDependentsRun)
 }
 
 func graph(steps ...activities.GraphStep) activities.CampaignGraph {

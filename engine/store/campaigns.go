@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -259,4 +260,34 @@ func (s *Store) FindReservationByName(ctx context.Context, owner, name string) (
 		return r, fmt.Errorf("store: reservation %q of %s: %w", name, owner, ErrNotFound)
 	}
 	return r, err
+}
+
+// StepOutputs returns the state and outputs of some steps of a campaign,
+// by address: what a step's expressions read, without the whole campaign.
+func (s *Store) StepOutputs(ctx context.Context, id string, addresses []string) (map[string]CampaignStep, error) {
+	out := make(map[string]CampaignStep, len(addresses))
+	if len(addresses) == 0 {
+		return out, nil
+	}
+	args := []any{id}
+	marks := make([]string, len(addresses))
+	for i, a := range addresses {
+		args = append(args, a)
+		marks[i] = fmt.Sprintf("$%d", i+2)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT address, state, outputs FROM campaign_steps WHERE campaign_id = $1 AND address IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: step outputs of %s: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st CampaignStep
+		var outs string
+		if err := rows.Scan(&st.Address, &st.State, &outs); err != nil {
+			return nil, err
+		}
+		st.Outputs = json.RawMessage(outs)
+		out[st.Address] = st
+	}
+	return out, rows.Err()
 }

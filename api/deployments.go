@@ -402,10 +402,10 @@ func (s *Server) registerDeployments(api huma.API) {
 	events := op("deployment-events", http.MethodGet, "/v1/deployments/events", "Stream deployment and node state changes (Server-Sent Events)", "deployments")
 	events.Description = "Streams a `state` event when a deployment changes state and a `node` event when one of its nodes moves to another " +
 		"step or state, oldest first, for the deployments you may see (every one for an administrator). Every replica serves the same " +
-		"stream: the store is the bus. An event's id is the instant of the change in microseconds since the UNIX epoch; reconnect with " +
+		"stream: the store is the bus. The stream opens with a `ready` event, so that a client knows it is connected before anything changes. An event's id is the instant of the change in microseconds since the UNIX epoch; reconnect with " +
 		"`after` set to the last id you read to go on. Changes show about two seconds late (so that none committed late is missed), " +
 		"and several changes of a node between two polls show as its latest."
-	sse.Register(api, events, map[string]any{"state": DeploymentEvent{}, "node": DeploymentNodeEvent{}}, func(ctx context.Context, in *struct {
+	sse.Register(api, events, map[string]any{"ready": DeploymentStreamReady{}, "state": DeploymentEvent{}, "node": DeploymentNodeEvent{}}, func(ctx context.Context, in *struct {
 		After      int64  `query:"after" minimum:"0" doc:"Only changes after this event id (resume a stream); 0: every deployment as it stands, then its changes"`
 		Site       string `query:"site" maxLength:"64" doc:"Only the deployments of this site"`
 		Deployment string `query:"deployment" maxLength:"64" doc:"Only this deployment"`
@@ -414,6 +414,11 @@ func (s *Server) registerDeployments(api huma.API) {
 		f := store.DeploymentChangeFilter{After: time.UnixMicro(in.After).UTC(), Site: in.Site, Deployment: in.Deployment, Limit: 500}
 		if !p.User.Admin {
 			f.Owner = p.User.Name
+		}
+		// Nothing goes out, headers included, before a first message: say
+		// the stream is open.
+		if send(sse.Message{Data: DeploymentStreamReady{After: in.After}}) != nil {
+			return
 		}
 		tick := time.NewTicker(500 * time.Millisecond) // the store is the bus: every replica sees every change
 		defer tick.Stop()
@@ -453,6 +458,12 @@ func (s *Server) registerDeployments(api huma.API) {
 // reads the store: longer than a transaction takes to commit after it
 // stamped its rows.
 const deploymentEventsLag = 2 * time.Second
+
+// DeploymentStreamReady is the "ready" message that opens
+// /v1/deployments/events.
+type DeploymentStreamReady struct {
+	After int64 `json:"after" doc:"The stream gives the changes after this id"`
+}
 
 // DeploymentEvent is a "state" message of /v1/deployments/events: a
 // deployment as it stands after a change of its state.

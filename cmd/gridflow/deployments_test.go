@@ -406,7 +406,7 @@ type depEvent struct {
 }
 
 // deploymentEvents streams /v1/deployments/events?query into the returned
-// channel until ctx ends.
+// channel until ctx ends, leaving out the "ready" event that opens it.
 func deploymentEvents(ctx context.Context, t *testing.T, c apiClient, query string) <-chan depEvent {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/v1/deployments/events?"+query, nil)
@@ -433,6 +433,10 @@ func deploymentEvents(ctx context.Context, t *testing.T, c apiClient, query stri
 			case strings.HasPrefix(line, "event: "):
 				e.Event = strings.TrimPrefix(line, "event: ")
 			case strings.HasPrefix(line, "data: "):
+				if e.Event == "ready" {
+					e = depEvent{}
+					continue
+				}
 				if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &e) == nil {
 					select {
 					case ch <- e:

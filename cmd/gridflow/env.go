@@ -18,6 +18,9 @@ import (
 )
 
 func envCommand() *cli.Command {
+	// -o and --output are two flags to the flag package: one variable
+	// holds them, whichever was written (before or after DIR).
+	var output string
 	return &cli.Command{
 		Name:  "env",
 		Usage: "make environment images for deployments and publish them in the catalog",
@@ -33,7 +36,7 @@ func envCommand() *cli.Command {
 					"--url the address the nodes download it from (http(s):// or file:<path> in the agents'\n" +
 					"file area): put the archive there yourself.",
 				Flags: append([]cli.Flag{
-					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the archive to write (default: DIR's name + .tar.gz, here)"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &output, Usage: "the archive to write (default: DIR's name + .tar.gz, here)"},
 					&cli.StringFlag{Name: "algorithm", Value: checksum.Default, Usage: "checksum algorithm: sha256, md5 or adler32"},
 					&cli.StringFlag{Name: "register", Usage: "add the archive to the catalog as NAME@VERSION"},
 					&cli.StringFlag{Name: "url", Usage: "with --register: where the nodes download the archive"},
@@ -42,7 +45,7 @@ func envCommand() *cli.Command {
 					&cli.StringFlag{Name: "visibility", Value: "private", Usage: "with --register: private, project or public (administrators)"},
 					&cli.StringFlag{Name: "project", Usage: "with --register and visibility project: one of your projects"},
 				}, clientFlags...),
-				Action: envPack},
+				Action: func(c *cli.Context) error { return envPack(c, &output) }},
 		},
 	}
 }
@@ -56,7 +59,7 @@ type packResult struct {
 	Skipped  []string
 }
 
-func envPack(c *cli.Context) error {
+func envPack(c *cli.Context, output *string) error {
 	args, err := positional(c)
 	if errors.Is(err, errHelpShown) {
 		return nil
@@ -83,7 +86,7 @@ func envPack(c *cli.Context) error {
 			return fmt.Errorf("--register needs --url: the address the nodes download the archive from (http(s):// or file:<path> in the agents' file area)")
 		}
 	}
-	out := c.String("output")
+	out := *output
 	if out == "" {
 		abs, err := filepath.Abs(dir)
 		if err != nil {

@@ -49,3 +49,12 @@ func TestSplitRefAndChecksum(t *testing.T) {
 		t.Fatal("CheckChecksum")
 	}
 }
+
+func TestTotalLeavesTimeForThePowerCycle(t *testing.T) {
+	tmo := Timeouts{Boot: time.Minute}.WithDefaults()
+	// The power cycle (bounded by the boot timeout) and the boot tried
+	// once more after it.
+	if got, want := tmo.TotalWithPowerCycle(2)-tmo.Total(2), 2*time.Minute; got != want {
+		t.Fatalf("TotalWithPowerCycle adds %s, want %s", got, want)
+	}
+}

@@ -90,6 +90,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s.registerReservations(api)
 	s.registerDeployments(api)
 	s.registerTransfers(api)
+	s.registerFileCatalogue(api)
 	s.registerCampaigns(api)
 	s.registerNodeRuntime(api)
 	s.registerContainers(api)
@@ -117,9 +118,16 @@ func limitBody(n int64, next http.Handler) http.Handler {
 	})
 }
 
+// defaultMaxBodyBytes is huma's limit for an operation with a Body. huma
+// sets none on an operation that reads a RawBody instead, which then reads up
+// to the outer limit and answers 500 past it: op gives every operation this
+// one unless it sets its own.
+const defaultMaxBodyBytes = 1 << 20
+
 // op declares a protected operation with the common fields filled in.
 func op(id, method, path, summary string, tags ...string) huma.Operation {
-	return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: tags, Security: secured}
+	return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: tags, Security: secured,
+		MaxBodyBytes: defaultMaxBodyBytes}
 }
 
 // public declares an operation that needs no credentials.

@@ -129,8 +129,15 @@ func negotiate(next http.Handler) http.Handler {
 			r.Header.Set("Accept", JSONType)
 		}
 		if path != r.URL.Path {
-			r.URL.Path = path
-			r.URL.RawPath = ""
+			// Rewrite the escaped form the same way: the router matches on
+			// it, and an escaped "/" or "." in a path parameter (…/users/
+			// ..%2Fx) is data. Dropping RawPath would turn it back into path
+			// structure: a request for another route, or a redirect to one.
+			esc := r.URL.EscapedPath()
+			if prefix == "/stable" {
+				esc = "/v1" + strings.TrimPrefix(esc, "/stable")
+			}
+			r.URL.Path, r.URL.RawPath = path, strings.TrimSuffix(esc, ".json")
 		}
 		r = r.WithContext(context.WithValue(r.Context(), prefixKey{}, prefix))
 		if !strings.HasSuffix(path, "/events") {

@@ -33,8 +33,17 @@ func cacheable(r *http.Request) bool {
 	switch {
 	case p == "/v1/nodes":
 		return !strings.Contains(r.URL.RawQuery, "reservation=")
-	case p == "/v1/sites" || strings.HasPrefix(p, "/v1/sites/"):
-		return !strings.Contains(p, "/reservations")
+	case p == "/v1/sites":
+		return true
+	case strings.HasPrefix(p, "/v1/sites/"):
+		// A site, its versions and its clusters (with their nodes) are
+		// reference data; a site's reservations, deployments and anything
+		// else added under it are per user and live, so they are not
+		// cached (the key has no caller: a hit would hand one user's
+		// answer to another).
+		_, rest, _ := strings.Cut(strings.TrimPrefix(p, "/v1/sites/"), "/")
+		sub, _, _ := strings.Cut(rest, "/")
+		return sub == "" || sub == "versions" || sub == "clusters"
 	}
 	return false
 }

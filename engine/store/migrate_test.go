@@ -10,7 +10,7 @@ import (
 )
 
 // latestVersion is the newest migration; bump it with each new migration.
-const latestVersion = 6
+const latestVersion = 7
 
 var (
 	tablesV1 = []string{"oauth_clients", "project_members", "projects", "settings", "tokens", "users"}
@@ -19,6 +19,7 @@ var (
 	tablesV4 = []string{"campaign_steps", "campaigns"}
 	tablesV5 = []string{"deployment_nodes", "deployments", "environments"}
 	tablesV6 = []string{"optimizer_evolution", "transfer_bans", "transfer_files", "transfer_jobs", "transfer_pairs"}
+	tablesV7 = []string{"catalog_dir_meta", "catalog_dirs", "catalog_file_meta", "catalog_files", "catalog_meta_keys", "catalog_replicas"}
 )
 
 // tables lists the tables of the store's schema, migrate's own excepted.
@@ -63,7 +64,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 		must(t, s.MigrateUp(ctx), "MigrateUp")
 		wantVersion(t, s, latestVersion)
-		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4, tablesV5, tablesV6)
+		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4, tablesV5, tablesV6, tablesV7)
 		must(t, s.MigrateUp(ctx), "MigrateUp again")
 		wantVersion(t, s, latestVersion)
 
@@ -73,7 +74,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 		must(t, err, "CreateUser")
 		must(t, s.SetNodeState(ctx, "n-1", "down", "test"), "SetNodeState")
 
-		must(t, s.MigrateDown(ctx, 4), "MigrateDown(4)")
+		must(t, s.MigrateDown(ctx, latestVersion-2), "MigrateDown(latest-2)")
 		wantVersion(t, s, 2)
 		wantTables(t, s, tablesV1, tablesV2)
 		must(t, s.MigrateDown(ctx, 1), "MigrateDown(1) again")
@@ -91,7 +92,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 		must(t, s.MigrateUp(ctx), "MigrateUp after down")
 		wantVersion(t, s, latestVersion)
-		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4, tablesV5, tablesV6)
+		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4, tablesV5, tablesV6, tablesV7)
 		if _, err := s.GetUser(ctx, "alice"); err == nil {
 			t.Fatal("user survived a full down migration")
 		}

@@ -66,7 +66,11 @@ func (a *Activities) RunTransferFiles(ctx context.Context, jobID string) (Transf
 	for _, i := range reset {
 		recovered[i] = true
 	}
-	r := &transferRunner{a: a, job: job, recovered: recovered, done: make(chan fileDone, transferMaxInFlight)}
+	pairs, err := a.Store.TransferJobPairs(ctx, jobID)
+	if err != nil {
+		return TransferRun{}, err
+	}
+	r := &transferRunner{a: a, job: job, recovered: recovered, jobPairs: pairs, done: make(chan fileDone, transferMaxInFlight)}
 	return r.run(ctx)
 }
 
@@ -79,6 +83,7 @@ type transferRunner struct {
 	a         *Activities
 	job       store.TransferJob
 	recovered map[int]bool
+	jobPairs  [][2]string
 	done      chan fileDone
 
 	inFlight         int
@@ -100,7 +105,7 @@ func (r *transferRunner) run(ctx context.Context) (TransferRun, error) {
 	for {
 		// Claim while there is room and time.
 		if ctx.Err() == nil && time.Now().Before(deadline) && r.inFlight < transferMaxInFlight {
-			files, err := r.a.Store.ClaimTransferFiles(ctx, r.job.ID, transferMaxInFlight-r.inFlight, r.a.Transfers.Optimizer.Start)
+			files, err := r.a.Store.ClaimTransferFiles(ctx, r.job.ID, transferMaxInFlight-r.inFlight, r.a.Transfers.Optimizer.Start, r.jobPairs)
 			if err != nil && ctx.Err() == nil {
 				r.drain(stop)
 				return TransferRun{}, err
@@ -232,9 +237,15 @@ func (r *transferRunner) copy(ctx context.Context, f store.TransferFile) {
 	if outcome.State == store.TransferFinished {
 		r.bytesDone.Add(outcome.Bytes)
 	}
-	if err := r.a.Store.FinishTransferFile(context.WithoutCancel(ctx), r.job.ID, f.Index, outcome); err != nil {
-		activity.GetLogger(ctx).Error("record a file's outcome", "job", r.job.ID, "file", f.Index, "err", err)
+	// The outcome must be recorded: a busy store is waited for.
+	var err error
+	for try, wait := 0, 100*time.Millisecond; try < 8; try, wait = try+1, min(2*wait, 5*time.Second) {
+		if err = r.a.Store.FinishTransferFile(context.WithoutCancel(ctx), r.job.ID, f.Index, outcome); err == nil {
+			return
+		}
+		time.Sleep(wait)
 	}
+	activity.GetLogger(ctx).Error("record a file's outcome", "job", r.job.ID, "file", f.Index, "err", err)
 }
 
 func (r *transferRunner) copyFile(ctx context.Context, f store.TransferFile, counter *atomic.Int64) store.FileOutcome {

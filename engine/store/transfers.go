@@ -174,8 +174,8 @@ func (s *Store) InsertTransferJob(ctx context.Context, j TransferJob, files []Tr
 		if err != nil {
 			return fmt.Errorf("store: insert transfer %s: %w", j.ID, err)
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO transfer_files (job_id, file_index, sources, destination, source_se, dest_se, checksum, filesize, metadata, state, updated_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO transfer_files (job_id, file_index, sources, destination, source_se, dest_se, checksum, filesize, metadata, state, updated_at, priority)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`)
 		if err != nil {
 			return fmt.Errorf("store: insert files of transfer %s: %w", j.ID, err)
 		}
@@ -186,7 +186,7 @@ func (s *Store) InsertTransferJob(ctx context.Context, j TransferJob, files []Tr
 			if held != nil && held(f.SourceSE, f.DestSE) {
 				state = TransferOnHold
 			}
-			if _, err := stmt.ExecContext(ctx, j.ID, i, string(src), f.Destination, f.SourceSE, f.DestSE, f.Checksum, f.FileSize, rawOrNull(f.Metadata), state, s.ts(now)); err != nil {
+			if _, err := stmt.ExecContext(ctx, j.ID, i, string(src), f.Destination, f.SourceSE, f.DestSE, f.Checksum, f.FileSize, rawOrNull(f.Metadata), state, s.ts(now), j.Priority); err != nil {
 				return fmt.Errorf("store: insert file %d of transfer %s: %w", i, j.ID, err)
 			}
 		}
@@ -381,12 +381,39 @@ func (s *Store) ListTransferJobs(ctx context.Context, f TransferFilter) ([]Trans
 	return out, total, nil
 }
 
+// TransferJobPairs returns the (source, destination) storage pairs of a
+// job's files; they never change, so a copy run reads them once.
+func (s *Store) TransferJobPairs(ctx context.Context, jobID string) ([][2]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT source_se, dest_se FROM transfer_files WHERE job_id = $1 ORDER BY source_se, dest_se`, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("store: pairs of transfer %s: %w", jobID, err)
+	}
+	defer rows.Close()
+	var pairs [][2]string
+	for rows.Next() {
+		var p [2]string
+		if err := rows.Scan(&p[0], &p[1]); err != nil {
+			return nil, err
+		}
+		pairs = append(pairs, p)
+	}
+	return pairs, rows.Err()
+}
+
 // ClaimTransferFiles gives up to n SUBMITTED files of job a slot of their
 // pair and marks them ACTIVE. A pair gives no more slots than its limit
 // minus its active files, and none while a job of higher priority has files
 // waiting on it. A multihop job gets its next hop only, once the previous
-// one finished.
-func (s *Store) ClaimTransferFiles(ctx context.Context, jobID string, n int, start int) ([]TransferFile, error) {
+// one finished. pairs are the job's (TransferJobPairs; nil reads them).
+// Each step is an index seek or a walk of at most n rows, so a claim costs
+// the same in a job of ten files as in one of ten thousand.
+func (s *Store) ClaimTransferFiles(ctx context.Context, jobID string, n int, start int, pairs [][2]string) ([]TransferFile, error) {
+	if pairs == nil {
+		var err error
+		if pairs, err = s.TransferJobPairs(ctx, jobID); err != nil {
+			return nil, err
+		}
+	}
 	var out []TransferFile
 	err := s.withTransferLock(ctx, func(tx *sql.Tx) error {
 		now := s.ts(s.now())
@@ -412,24 +439,6 @@ func (s *Store) ClaimTransferFiles(ctx context.Context, jobID string, n int, sta
 			}
 			n = 1
 		}
-		ready := `job_id = $1 AND state = '` + TransferSubmitted + `' AND (not_before IS NULL OR not_before <= $2)`
-		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT source_se, dest_se FROM transfer_files WHERE `+ready, jobID, now)
-		if err != nil {
-			return fmt.Errorf("store: pairs of transfer %s: %w", jobID, err)
-		}
-		var pairs [][2]string
-		for rows.Next() {
-			var p [2]string
-			if err := rows.Scan(&p[0], &p[1]); err != nil {
-				rows.Close()
-				return err
-			}
-			pairs = append(pairs, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
 		for _, p := range pairs {
 			if len(out) >= n {
 				break
@@ -447,8 +456,8 @@ func (s *Store) ClaimTransferFiles(ctx context.Context, jobID string, n int, sta
 				continue
 			}
 			var higher int
-			err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM transfer_files f JOIN transfer_jobs j ON j.id = f.job_id
-				WHERE f.source_se = $1 AND f.dest_se = $2 AND f.state = $3 AND j.priority > $4 AND (f.not_before IS NULL OR f.not_before <= $5)`,
+			err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM transfer_files
+				WHERE source_se = $1 AND dest_se = $2 AND state = $3 AND priority > $4 AND (not_before IS NULL OR not_before <= $5) LIMIT 1) h`,
 				p[0], p[1], TransferSubmitted, prio, now).Scan(&higher)
 			if err != nil {
 				return fmt.Errorf("store: waiting files of higher priority: %w", err)
@@ -456,9 +465,10 @@ func (s *Store) ClaimTransferFiles(ctx context.Context, jobID string, n int, sta
 			if higher > 0 {
 				continue
 			}
-			order := "file_index"
 			claimed, err := s.queryTransferFiles(ctx, tx, `UPDATE transfer_files SET state = '`+TransferActive+`', started_at = $2, updated_at = $2, bytes = 0, finished_at = NULL
-				WHERE job_id = $1 AND file_index IN (SELECT file_index FROM transfer_files WHERE `+ready+` AND source_se = $3 AND dest_se = $4 ORDER BY `+order+` LIMIT $5)
+				WHERE job_id = $1 AND file_index IN (SELECT file_index FROM transfer_files
+					WHERE job_id = $1 AND state = '`+TransferSubmitted+`' AND source_se = $3 AND dest_se = $4 AND (not_before IS NULL OR not_before <= $2)
+					ORDER BY file_index LIMIT $5)
 				RETURNING `+tfColumns, jobID, now, p[0], p[1], free)
 			if err != nil {
 				return fmt.Errorf("store: claim files of transfer %s: %w", jobID, err)

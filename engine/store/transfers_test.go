@@ -33,19 +33,19 @@ func TestTransferJobLifecycle(t *testing.T) {
 		}
 
 		// The pair's limit (start 2) caps the claim.
-		claimed, err := s.ClaimTransferFiles(ctx, "job-1", 10, 2)
+		claimed, err := s.ClaimTransferFiles(ctx, "job-1", 10, 2, nil)
 		must(t, err, "Claim")
 		if len(claimed) != 2 || claimed[0].Index != 0 || claimed[1].State != TransferActive {
 			t.Fatalf("claimed %+v", claimed)
 		}
-		if more, _ := s.ClaimTransferFiles(ctx, "job-1", 10, 2); len(more) != 0 {
+		if more, _ := s.ClaimTransferFiles(ctx, "job-1", 10, 2, nil); len(more) != 0 {
 			t.Fatalf("claimed beyond the limit: %+v", more)
 		}
 		must(t, s.SetTransferProgress(ctx, "job-1", map[int]int64{0: 50}), "progress")
 		must(t, s.FinishTransferFile(ctx, "job-1", 0, FileOutcome{State: TransferFinished, Bytes: 100, Throughput: 1e6, DestChecksum: "adler32:00000001"}), "finish 0")
 		// A retry waits for its delay.
 		must(t, s.FinishTransferFile(ctx, "job-1", 1, FileOutcome{State: TransferSubmitted, Reason: "timeout", RetryAt: time.Now().Add(time.Hour)}), "retry 1")
-		claimed, err = s.ClaimTransferFiles(ctx, "job-1", 10, 2)
+		claimed, err = s.ClaimTransferFiles(ctx, "job-1", 10, 2, nil)
 		must(t, err, "Claim 2")
 		if len(claimed) != 2 || claimed[0].Index != 2 || claimed[1].Index != 3 {
 			t.Fatalf("second claim %+v", claimed)
@@ -88,13 +88,13 @@ func TestTransferPriorityAndBans(t *testing.T) {
 		must(t, err, "insert low")
 		_, _, err = s.InsertTransferJob(ctx, TransferJob{ID: "high", Owner: "carol", Priority: 5}, transferFiles(3, "http://x", "node://n1"), nil)
 		must(t, err, "insert high")
-		if c, _ := s.ClaimTransferFiles(ctx, "low", 10, 4); len(c) != 0 {
+		if c, _ := s.ClaimTransferFiles(ctx, "low", 10, 4, nil); len(c) != 0 {
 			t.Fatalf("low priority claimed %d files while high waits", len(c))
 		}
-		if c, _ := s.ClaimTransferFiles(ctx, "high", 10, 4); len(c) != 3 {
+		if c, _ := s.ClaimTransferFiles(ctx, "high", 10, 4, nil); len(c) != 3 {
 			t.Fatalf("high claimed %d", len(c))
 		}
-		if c, _ := s.ClaimTransferFiles(ctx, "low", 10, 4); len(c) != 1 {
+		if c, _ := s.ClaimTransferFiles(ctx, "low", 10, 4, nil); len(c) != 1 {
 			t.Fatalf("low claimed %d, want the last free slot", len(c))
 		}
 
@@ -153,7 +153,7 @@ func TestOptimizerRecords(t *testing.T) {
 		if ok, err := s.OptimizePair(ctx, "file://a", "file://b", 0, 3, decide); err != nil || ok {
 			t.Fatalf("first: %v %v", ok, err)
 		}
-		c, _ := s.ClaimTransferFiles(ctx, "j", 2, 3)
+		c, _ := s.ClaimTransferFiles(ctx, "j", 2, 3, nil)
 		for _, f := range c {
 			must(t, s.FinishTransferFile(ctx, "j", f.Index, FileOutcome{State: TransferFinished, Bytes: 100, Throughput: 10}), "finish")
 		}

@@ -41,6 +41,7 @@ CREATE TABLE transfer_files (
     state           TEXT    NOT NULL,
     reason          TEXT    NOT NULL DEFAULT '',
     retries         INTEGER NOT NULL DEFAULT 0,
+    priority        INTEGER NOT NULL DEFAULT 3,
     bytes           BIGINT NOT NULL DEFAULT 0,
     source_used     TEXT    NOT NULL DEFAULT '',
     source_checksum TEXT    NOT NULL DEFAULT '',
@@ -52,8 +53,11 @@ CREATE TABLE transfer_files (
     updated_at      TIMESTAMPTZ    NOT NULL,
     PRIMARY KEY (job_id, file_index)
 );
-CREATE INDEX transfer_files_pair ON transfer_files (source_se, dest_se, state);
-CREATE INDEX transfer_files_state ON transfer_files (job_id, state);
+-- The job's priority is kept on its files so that "does a job of higher
+-- priority wait on this pair?" is one index seek; claims walk a job's queued
+-- files of a pair in index order, whatever the size of the job.
+CREATE INDEX transfer_files_pair ON transfer_files (source_se, dest_se, state, priority);
+CREATE INDEX transfer_files_state ON transfer_files (job_id, state, source_se, dest_se, file_index);
 CREATE INDEX transfer_files_finished ON transfer_files (source_se, dest_se, finished_at);
 
 -- The optimizer's current values per pair, and every decision it (or an

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"syscall"
@@ -112,6 +113,26 @@ output "o%[1]d" {
 	return []byte(b.String())
 }
 
+// behindCycle is the generated campaign with its first reservation waiting
+// for the run that needs it, and every other reservation waiting for the
+// run before it: one cycle, and the whole campaign behind it.
+func behindCycle(n int) []byte {
+	src := generatedCampaign(n)
+	var b bytes.Buffer
+	for i, part := range bytes.Split(src, []byte("\nreservation \"r")) {
+		if i == 0 {
+			b.Write(part)
+			continue
+		}
+		b.WriteString("\nreservation \"r")
+		line, rest, _ := bytes.Cut(part, []byte("\n"))
+		b.Write(line)
+		fmt.Fprintf(&b, "\n  depends_on = [run.b%d]\n", max(i-2, 0))
+		b.Write(rest)
+	}
+	return b.Bytes()
+}
+
 // BenchmarkLoad1000 validates a generated 1000-block campaign (target: < 100 ms/op).
 func BenchmarkLoad1000(b *testing.B) {
 	src := generatedCampaign(1000)
@@ -144,8 +165,9 @@ func BenchmarkLoadExamples(b *testing.B) {
 	}
 }
 
-// BenchmarkHCLParse1000 is the floor under BenchmarkLoad1000: HCL's own
-// parse of the same file, without any of our checks.
+// BenchmarkHCLParse1000 is HCL's own parse of the same file as
+// BenchmarkLoad1000, without any of our checks, in one piece. Load parses it
+// block by block (see parseConfig), which costs less than this.
 func BenchmarkHCLParse1000(b *testing.B) {
 	src := generatedCampaign(1000)
 	b.SetBytes(int64(len(src)))
@@ -155,6 +177,34 @@ func BenchmarkHCLParse1000(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, diags := hclsyntax.ParseConfig(src, "bench.hcl", hcl.InitialPos); diags.HasErrors() {
 			b.Fatal(diags)
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+}
+
+// BenchmarkLoadRenamed1000 validates the 1000-block campaign with its
+// reservations renamed, so that every deployment refers to an undeclared
+// step and gets a suggestion: a mistake must not cost much more than a
+// valid file.
+func BenchmarkLoadRenamed1000(b *testing.B) {
+	src := bytes.ReplaceAll(generatedCampaign(1000), []byte("reservation.r"), []byte("reservation.rr"))
+	benchmarkBroken(b, src)
+}
+
+// BenchmarkLoadBehindCycle1000 validates the 1000-block campaign with one
+// dependency cycle that every other step waits behind.
+func BenchmarkLoadBehindCycle1000(b *testing.B) {
+	benchmarkBroken(b, behindCycle(1000))
+}
+
+func benchmarkBroken(b *testing.B, src []byte) {
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for i := 0; i < b.N; i++ {
+		if _, diags := Load(Input{Filename: "bench.hcl", Source: src}); !diags.HasErrors() {
+			b.Fatal("no errors")
 		}
 	}
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")

@@ -278,15 +278,20 @@ func durationValue(v cty.Value) (time.Duration, string) {
 
 // missingArgs reports required arguments that are absent; it runs in the
 // structural phase, before any value is evaluated.
-func missingArgs(spec *blockSpec, content *hcl.BodyContent, blk *hcl.Block, what string) hcl.Diagnostics {
+func missingArgs(spec *blockSpec, content *hcl.BodyContent, blk *hcl.Block) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, a := range spec.attrs {
 		if a.required && content.Attributes[a.name] == nil {
 			diags = append(diags, errorf(blk.DefRange, rangePtr(blk.DefRange), fmt.Sprintf("Missing required argument %q", a.name),
-				"%s needs the argument %s, for example: %s", what, a.name, a.example))
+				"%s needs the argument %s, for example: %s", blockWhat(blk.Type), a.name, a.example))
 		}
 	}
 	return diags
+}
+
+// blockWhat names a block in a message: "A run block", "An init block".
+func blockWhat(blockType string) string {
+	return capitalize(article(blockType)) + " " + blockType + " block"
 }
 
 // finish attaches the pending arguments to a spec.

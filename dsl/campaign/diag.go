@@ -34,21 +34,30 @@ func article(word string) string {
 }
 
 // suggest returns the candidate closest to name, if it is close enough to be
-// a plausible typo, else "".
+// a plausible typo, else "". Among the closest, the first in sort order wins.
+//
+// A name is compared with every candidate (every step of the campaign, for
+// a reference to an undeclared step), so each comparison gives up as soon as
+// the candidate is sure to be farther than the limit or than the best so far:
+// a file whose every step refers to a renamed one costs a comparison per
+// step and reference, not a full edit distance each.
 func suggest(name string, candidates []string) string {
+	// A suggestion is at most limit edits away, and fewer than len(name).
+	limit := max(2, len(name)/3)
+	limit = min(limit, len(name)-1)
 	best, bestDist := "", -1
 	for _, c := range candidates {
-		d := levenshtein(name, c)
+		bound := limit
+		if bestDist >= 0 {
+			bound = min(bound, bestDist)
+		}
+		d, ok := levenshteinWithin(name, c, bound)
+		if !ok {
+			continue
+		}
 		if bestDist < 0 || d < bestDist || (d == bestDist && c < best) {
 			best, bestDist = c, d
 		}
-	}
-	limit := 2
-	if l := len(name) / 3; l > limit {
-		limit = l
-	}
-	if bestDist < 0 || bestDist > limit || bestDist >= len(name) {
-		return ""
 	}
 	return best
 }
@@ -61,31 +70,66 @@ func didYouMean(name string, candidates []string) string {
 	return ""
 }
 
-func levenshtein(a, b string) int {
-	if len(a) > 64 || len(b) > 64 { // names that long are no typos; keep it cheap
-		if a == b {
-			return 0
-		}
-		return 1 << 20
+// levenshteinWithin returns the edit distance between a and b (in runes) when
+// it is at most bound; ok is false when it is larger. Names longer than 64
+// bytes are no typos: they are at distance 0 from themselves, far from the rest.
+func levenshteinWithin(a, b string, bound int) (d int, ok bool) {
+	if bound < 0 {
+		return 0, false
 	}
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+	if len(a) > 64 || len(b) > 64 {
+		return 0, a == b
+	}
+	if isASCIIString(a) && isASCIIString(b) {
+		return editDistanceWithin([]byte(a), []byte(b), bound)
+	}
+	return editDistanceWithin([]rune(a), []rune(b), bound)
+}
+
+// editDistanceWithin is levenshteinWithin on at most 64 bytes or runes.
+func editDistanceWithin[T byte | rune](a, b []T, bound int) (int, bool) {
+	// A common prefix or suffix changes no distance.
+	for len(a) > 0 && len(b) > 0 && a[0] == b[0] {
+		a, b = a[1:], b[1:]
+	}
+	for len(a) > 0 && len(b) > 0 && a[len(a)-1] == b[len(b)-1] {
+		a, b = a[:len(a)-1], b[:len(b)-1]
+	}
+	if diff := len(a) - len(b); diff > bound || -diff > bound {
+		return 0, false // at least that many insertions or deletions
+	}
+	var rows [2][65]int
+	prev, cur := rows[0][:len(b)+1], rows[1][:len(b)+1]
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(ra); i++ {
+	for i := 1; i <= len(a); i++ {
 		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
+		least := i
+		for j := 1; j <= len(b); j++ {
 			cost := 1
-			if ra[i-1] == rb[j-1] {
+			if a[i-1] == b[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			least = min(least, cur[j])
+		}
+		if least > bound {
+			return 0, false // every later row is at least as far
 		}
 		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	d := prev[len(b)]
+	return d, d <= bound
+}
+
+func isASCIIString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedKeys[V any](m map[string]V) []string {

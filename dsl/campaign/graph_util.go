@@ -87,11 +87,60 @@ func findCycle(start int, deps [][]int, in []bool) []int {
 }
 
 // cycles returns one cycle for each group of cyclic nodes, each reported once.
+//
+// From every start, findCycle walks until it meets a node of its own path.
+// When every node of cyclic depends on another one, as topoOrder makes them,
+// that walk never backs up: it follows each node's first dependency in
+// cyclic. So a walk that reaches a node an earlier walk went through ends on
+// that walk's cycle, already reported, and can stop there: each node is
+// walked once, where a walk per start went down the same chain again and
+// again (a campaign behind a cycle cost time quadratic in its steps).
 func cycles(deps [][]int, cyclic []int) [][]int {
 	in := make([]bool, len(deps))
 	for _, i := range cyclic {
 		in[i] = true
 	}
+	next := make([]int, len(deps))
+	for _, i := range cyclic {
+		next[i] = -1
+		for _, d := range deps[i] {
+			if in[d] {
+				next[i] = d
+				break
+			}
+		}
+		if next[i] < 0 {
+			return cyclesByDFS(deps, cyclic, in)
+		}
+	}
+	walked := make([]int, len(deps)) // 1 + the start of the walk that went through the node
+	var out [][]int
+	var path []int
+	for _, start := range cyclic {
+		if walked[start] != 0 {
+			continue
+		}
+		path = path[:0]
+		n := start
+		for walked[n] == 0 {
+			walked[n] = start + 1
+			path = append(path, n)
+			n = next[n]
+		}
+		if walked[n] != start+1 {
+			continue // onto an earlier walk, and so onto a cycle reported already
+		}
+		i := len(path) - 1
+		for path[i] != n {
+			i--
+		}
+		out = append(out, append([]int(nil), path[i:]...))
+	}
+	return out
+}
+
+// cyclesByDFS is cycles for any graph, with a walk from every start.
+func cyclesByDFS(deps [][]int, cyclic []int, in []bool) [][]int {
 	reported := make([]bool, len(deps))
 	var out [][]int
 	for _, start := range cyclic {

@@ -35,6 +35,13 @@ const (
 
 // prescan checks size and nesting before the real parse, which recurses.
 func prescan(src []byte, filename string) hcl.Diagnostics {
+	diags, _ := prescanBlocks(src, filename, false)
+	return diags
+}
+
+// prescanBlocks is prescan that also returns, when blocks is set and the
+// file is ASCII, where its top-level items start (see scanBlocks).
+func prescanBlocks(src []byte, filename string, blocks bool) (hcl.Diagnostics, []int) {
 	if len(src) > MaxSourceBytes {
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
@@ -42,16 +49,17 @@ func prescan(src []byte, filename string) hcl.Diagnostics {
 			Detail: fmt.Sprintf("%s is %d bytes, more than the %d a campaign file may have. Split the campaign, or generate repeated steps with count or for_each.",
 				filename, len(src), MaxSourceBytes),
 			Subject: &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos},
-		}}
+		}}, nil
 	}
 	var depth, at int
+	var starts []int
 	if isASCII(src) {
-		depth, at = scanNesting(src, MaxNesting)
+		depth, at, starts = scanBlocks(src, MaxNesting, blocks)
 	} else {
 		depth, at = tokenNesting(src, MaxNesting)
 	}
 	if depth <= MaxNesting {
-		return nil
+		return nil, starts
 	}
 	rng := hcl.Range{Filename: filename, Start: posAt(src, at), End: posAt(src, at+1)}
 	return hcl.Diagnostics{{
@@ -60,7 +68,7 @@ func prescan(src []byte, filename string) hcl.Diagnostics {
 		Detail: fmt.Sprintf("Expressions and blocks may nest at most %d levels deep (brackets, blocks, templates and chained operators each count as one). Move parts of this expression into locals.",
 			MaxNesting),
 		Subject: &rng,
-	}}
+	}}, nil
 }
 
 func isASCII(src []byte) bool {

@@ -107,6 +107,15 @@ func (l *loader) locals() hcl.Diagnostics {
 	return diags
 }
 
+// static is the loader's staticContext, built once the locals are known:
+// the checks of every step evaluate in it, and none of them changes it.
+func (l *loader) static() *hcl.EvalContext {
+	if l.staticCtx == nil {
+		l.staticCtx = l.c.staticContext()
+	}
+	return l.staticCtx
+}
+
 // staticContext evaluates expressions known before the campaign starts.
 func (c *Campaign) staticContext() *hcl.EvalContext {
 	return &hcl.EvalContext{

@@ -69,6 +69,8 @@ type loader struct {
 	stepBlocks     []*hcl.Block
 	outputBlocks   []*hcl.Block
 	localAttrs     map[string]*hcl.Attribute
+	staticCtx      *hcl.EvalContext // see static
+	sortedAddrs    []string         // see stepAddrs
 }
 
 func (l *loader) load() (*Campaign, hcl.Diagnostics) {
@@ -138,12 +140,20 @@ func (l *loader) load() (*Campaign, hcl.Diagnostics) {
 
 // parse checks the bounds and parses one HCL file into the parser's file set.
 func (l *loader) parse(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
-	if diags := prescan(src, filename); diags.HasErrors() {
+	diags, starts := prescanBlocks(src, filename, true)
+	if diags.HasErrors() {
 		// Register the text anyway, so the diagnostic shows its line.
 		l.p.hp.AddFile(filename, &hcl.File{Bytes: src, Body: hcl.EmptyBody()})
 		return nil, diags
 	}
-	return l.p.hp.ParseHCL(src, filename)
+	if l.p.hp.Files()[filename] != nil {
+		// Already read by this Parser: hclparse answers from its cache.
+		return l.p.hp.ParseHCL(src, filename)
+	}
+	// What hclparse.ParseHCL does, with parseConfig for hclsyntax.ParseConfig.
+	file, diags := parseConfig(src, filename, starts)
+	l.p.hp.AddFile(filename, file)
+	return file, diags
 }
 
 // topLevel sorts the blocks of the file by type and rejects bad names and duplicates.

@@ -1,10 +1,10 @@
 package campaign
 
 import (
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // reference is one checked reference found in an expression.
@@ -33,7 +33,7 @@ var refRoots = []string{"var", "local", "count", "each", "reservation", "deploym
 func (l *loader) checkRefs(expr hcl.Expression, sc refScope, context *hcl.Range) ([]reference, hcl.Diagnostics) {
 	var refs []reference
 	var diags hcl.Diagnostics
-	for _, t := range expr.Variables() {
+	for _, t := range exprVariables(expr) {
 		ref, d := l.checkRef(t, sc, context)
 		diags = append(diags, d...)
 		if d == nil {
@@ -41,6 +41,27 @@ func (l *loader) checkRefs(expr hcl.Expression, sc refScope, context *hcl.Range)
 		}
 	}
 	return refs, diags
+}
+
+// exprVariables is expr.Variables() without HCL's walk, which allocates at
+// every node, for the commonest arguments: a literal, a quoted string with no
+// interpolation and a plain reference. HCL's walk finds nothing in the first
+// two and the traversal itself in the third.
+func exprVariables(expr hcl.Expression) []hcl.Traversal {
+	switch e := expr.(type) {
+	case *hclsyntax.LiteralValueExpr:
+		return nil
+	case *hclsyntax.ScopeTraversalExpr:
+		return []hcl.Traversal{e.Traversal}
+	case *hclsyntax.TemplateExpr:
+		for _, p := range e.Parts {
+			if _, lit := p.(*hclsyntax.LiteralValueExpr); !lit {
+				return expr.Variables()
+			}
+		}
+		return nil
+	}
+	return expr.Variables()
 }
 
 func (l *loader) checkRef(t hcl.Traversal, sc refScope, context *hcl.Range) (reference, hcl.Diagnostics) {
@@ -139,14 +160,9 @@ func (l *loader) checkStepRef(t hcl.Traversal, ref reference, sc refScope, conte
 	}
 	st := l.c.byAddr[addr]
 	if st == nil {
-		var addrs []string
-		for a := range l.c.byAddr {
-			addrs = append(addrs, a)
-		}
-		sort.Strings(addrs)
 		return one(nameRange, "Reference to undeclared step",
 			"There is no %s step named %q.%s Declare it with a %s %q block, or fix the name.",
-			kind, name, didYouMean(addr, addrs), kind, name)
+			kind, name, didYouMean(addr, l.stepAddrs()), kind, name)
 	}
 	if addr == sc.self {
 		return one(ref.rng, "Self-referential step",
@@ -183,6 +199,16 @@ func (l *loader) checkStepRef(t hcl.Traversal, ref reference, sc refScope, conte
 		}
 	}
 	return ref, nil
+}
+
+// stepAddrs returns the addresses of all steps, sorted, for suggestions. The
+// steps are all registered before the first reference is checked, so the
+// list is built once, not once per reference to an undeclared step.
+func (l *loader) stepAddrs() []string {
+	if len(l.sortedAddrs) != len(l.c.byAddr) {
+		l.sortedAddrs = sortedKeys(l.c.byAddr)
+	}
+	return l.sortedAddrs
 }
 
 // attrStep returns the name of t[i] if it is an attribute step.

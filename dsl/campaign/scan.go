@@ -12,12 +12,21 @@ import (
 // them) closely enough to classify every bracket, quote and operator as the
 // lexer would. FuzzScanNesting checks it against tokenNesting.
 func scanNesting(src []byte, limit int) (depth, at int) {
-	s := &scanner{src: src, n: newNesting()}
+	depth, at, _ = scanBlocks(src, limit, false)
+	return depth, at
+}
+
+// scanBlocks is scanNesting that also returns, when blocks is set, where the
+// top-level items start: the offset of each identifier that begins a line
+// outside any bracket, block, quote, heredoc or template. They are only
+// hints for parseConfig, which checks what it makes of them.
+func scanBlocks(src []byte, limit int, blocks bool) (depth, at int, starts []int) {
+	s := &scanner{src: src, n: newNesting(), blocks: blocks}
 	d, at := s.run(limit)
 	if d > limit {
-		return d, at
+		return d, at, nil
 	}
-	return s.n.max, 0
+	return s.n.max, 0, s.starts
 }
 
 type scanMode int
@@ -40,6 +49,8 @@ type scanner struct {
 	modes     []scanFrame
 	braces    int
 	retBraces []int
+	blocks    bool  // record starts
+	starts    []int // offsets of the top-level items, if blocks
 }
 
 func (s *scanner) run(limit int) (int, int) {
@@ -47,6 +58,10 @@ func (s *scanner) run(limit int) (int, int) {
 	i := 0
 	for i < len(s.src) {
 		start := i
+		if s.blocks && i > 0 && s.src[i-1] == '\n' && isIdentStart(s.src[i]) &&
+			len(s.modes) == 1 && s.braces == 0 && len(s.n.stack) == 1 {
+			s.starts = append(s.starts, i)
+		}
 		var ty hclsyntax.TokenType
 		directive, endsLine := "", false
 		switch s.modes[len(s.modes)-1].mode {

@@ -201,4 +201,19 @@ var outputAttrs = map[Kind]map[string]cty.Type{
 
 // OutputType is the object type of the outputs a step of the given kind
 // records, the value the engine passes to EvalContext for a single instance.
-func OutputType(k Kind) cty.Type { return cty.Object(outputAttrs[k]) }
+func OutputType(k Kind) cty.Type {
+	if t, ok := outputTypes[k]; ok {
+		return t
+	}
+	return cty.Object(outputAttrs[k])
+}
+
+// outputTypes are the output types built once: validation asks for one per
+// step, and building an object type copies its attributes.
+var outputTypes = func() map[Kind]cty.Type {
+	m := make(map[Kind]cty.Type, len(outputAttrs))
+	for k, attrs := range outputAttrs {
+		m[k] = cty.Object(attrs)
+	}
+	return m
+}()

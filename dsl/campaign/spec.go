@@ -310,9 +310,26 @@ func formatProperties(props map[string]cty.Value) string {
 
 // oneLine collapses white space and cuts s to at most max runes.
 func oneLine(s string, max int) string {
+	if len(s) <= max && isOneLine(s) {
+		return s // what the rest would return, without its copies
+	}
 	s = strings.Join(strings.Fields(s), " ")
 	if r := []rune(s); len(r) > max {
 		s = string(r[:max-1]) + "…"
 	}
 	return s
+}
+
+// isOneLine reports whether s is ASCII with single spaces between words and
+// none around them, so that strings.Fields and Join give s back.
+func isOneLine(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x80 || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			return false
+		case c == ' ' && (i == 0 || i == len(s)-1 || s[i+1] == ' '):
+			return false
+		}
+	}
+	return true
 }

@@ -16,6 +16,10 @@ import (
 func (l *loader) steps() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	contents := make([]*hcl.BodyContent, len(l.stepBlocks))
+	// Sized once: a thousand steps would otherwise grow these maps ten times.
+	l.c.byAddr = make(map[string]*Step, len(l.stepBlocks))
+	l.c.contents = make(map[hcl.Body]*hcl.BodyContent, 2*len(l.stepBlocks))
+	l.c.Steps = make([]*Step, 0, len(l.stepBlocks))
 	for i, b := range l.stepBlocks {
 		kind := Kind(b.Type)
 		content, ds := b.Body.Content(stepSpecs[kind].schema)
@@ -52,8 +56,7 @@ func (l *loader) steps() hcl.Diagnostics {
 func (l *loader) checkStep(st *Step, content *hcl.BodyContent) hcl.Diagnostics {
 	spec := stepSpecs[st.Kind]
 	ctxRange := rangePtr(st.DeclRange)
-	what := fmt.Sprintf("%s %s block", capitalize(article(string(st.Kind))), st.Kind)
-	diags := missingArgs(spec, content, st.block, what)
+	diags := missingArgs(spec, content, st.block)
 
 	// Nested blocks: their own required arguments, and how many may appear.
 	var walk func(spec *blockSpec, content *hcl.BodyContent)
@@ -81,14 +84,14 @@ func (l *loader) checkStep(st *Step, content *hcl.BodyContent) hcl.Diagnostics {
 			}
 			if prev := seen[blk.Type]; prev != nil && !child.many {
 				diags = append(diags, errorf(blk.DefRange, ctxRange, "Duplicate "+blk.Type+" block",
-					"%s may have only one %s block; the first one is at %s. Merge them.", what, blk.Type, at(prev.DefRange)))
+					"%s may have only one %s block; the first one is at %s. Merge them.", blockWhat(string(st.Kind)), blk.Type, at(prev.DefRange)))
 				continue
 			}
 			seen[blk.Type] = blk
 			c, ds := blk.Body.Content(child.schema)
 			diags = append(diags, ds...)
 			l.c.contents[blk.Body] = c
-			diags = append(diags, missingArgs(child, c, blk, fmt.Sprintf("%s %s block", capitalize(article(blk.Type)), blk.Type))...)
+			diags = append(diags, missingArgs(child, c, blk)...)
 			walk(child, c)
 		}
 	}
@@ -129,7 +132,7 @@ func (st *Step) addDep(addr string, rng hcl.Range) {
 func (l *loader) metaArgs(st *Step, content *hcl.BodyContent) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	ctxRange := rangePtr(st.DeclRange)
-	static := l.c.staticContext()
+	static := l.static()
 	attrs := content.Attributes
 
 	if a := attrs["depends_on"]; a != nil {
@@ -280,7 +283,7 @@ func (l *loader) failurePolicy(blk *hcl.Block, static *hcl.EvalContext) (Failure
 		if ds.HasErrors() {
 			continue
 		}
-		diags = append(diags, missingArgs(retrySpec, rc, rb, "A retry block")...)
+		diags = append(diags, missingArgs(retrySpec, rc, rb)...)
 		for _, a := range rc.Attributes {
 			if _, ds := l.checkRefs(a.Expr, refScope{where: "a retry block", static: true}, ctxRange); ds.HasErrors() {
 				return p, append(diags, ds...)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -475,11 +476,7 @@ type TransferJobEvent struct {
 }
 
 func sortedJoin(parts []string) string {
-	for i := 1; i < len(parts); i++ {
-		for k := i; k > 0 && parts[k] < parts[k-1]; k-- {
-			parts[k], parts[k-1] = parts[k-1], parts[k]
-		}
-	}
+	slices.Sort(parts) // map order would make the links change between calls
 	return strings.Join(parts, "&")
 }
 

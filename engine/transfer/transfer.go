@@ -219,10 +219,8 @@ func (s *Service) check(ctx context.Context, r Request, banned map[string]store.
 				return nil, invalid(loc+".checksum", f.Checksum, "%v", err)
 			}
 		}
-		if r.Verify == storage.VerifySource || r.Verify == storage.VerifyTarget {
-			if sum.IsZero() {
-				return nil, invalid(loc+".checksum", nil, "verify_checksum %q compares with your checksum: give one as algorithm:value", r.Verify)
-			}
+		if err := r.Verify.Check(sum); err != nil {
+			return nil, invalid(loc+".checksum", f.Checksum, "%v", err)
 		}
 		urls := make([]string, 0, len(f.Sources)+1)
 		urls = append(urls, f.Sources...)

@@ -151,6 +151,9 @@ run "work" {
 		st := tb.nodeState(kept)
 		return st == "free", st
 	})
+	record(t, sectionFault, "agent container stopped mid-run",
+		"campaign failed naming %s after %s, reservation %s, healthy node free again",
+		lost, ended.Sub(killed).Round(time.Second), r.State)
 }
 
 // nodeLostWithin bounds how long the engine may take to give up on a lost node.
@@ -255,4 +258,11 @@ output "said" {
 		t.Errorf("%d reservations after the restart, want 1", len(rs))
 	}
 	tb.waitReservationEnded(rs[0].UID, time.Minute)
+	how := "engine container stopped (SIGTERM) mid-campaign"
+	if kill {
+		how = "engine container killed (SIGKILL) mid-campaign"
+	}
+	record(t, sectionFault, how, "campaign %s %s after submission, command ran once per node, every step 1 attempt",
+		done.State, time.Since(t0).Round(time.Second))
+	record(t, sectionInvariant, "no completed step ran twice", "%d steps, 1 attempt each, 1 reservation", len(done.Steps))
 }

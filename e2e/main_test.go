@@ -53,7 +53,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: "+err.Error())
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	printSummary(os.Stdout)
+	os.Exit(code)
 }
 
 func setDefaultEnv(k, v string) {

@@ -71,6 +71,9 @@ func TestConcurrentReservationsNeverOverlap(t *testing.T) {
 	t.Logf("LOAD: %d concurrent reservation submissions in %s: %.1f requests/s, latency p50 %s p99 %s max %s, 5xx %d, status codes %v",
 		n, wall.Round(time.Millisecond), float64(n)/wall.Seconds(), pct(0.50).Round(time.Millisecond),
 		pct(0.99).Round(time.Millisecond), pct(1).Round(time.Millisecond), fivexx, codes)
+	record(t, sectionLoad, fmt.Sprintf("%d concurrent reservation submissions", n),
+		"%.1f requests/s, p50 %s, p99 %s, %d 5xx, codes %v", float64(n)/wall.Seconds(),
+		pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), fivexx, codes)
 	if fivexx > 0 || codes[201] != n || len(uids) != n {
 		t.Fatalf("want %d distinct 201s, got %v (%d distinct uids)", n, codes, len(uids))
 	}
@@ -141,4 +144,6 @@ func TestConcurrentReservationsNeverOverlap(t *testing.T) {
 	}
 	t.Logf("%d reservations %v over %s, per node %v, %d overlapping pairs", len(rs), states,
 		last.Sub(first).Round(time.Millisecond), perNode, overlaps)
+	record(t, sectionInvariant, "no node held by two reservations at once",
+		"%d reservations on %d nodes, %d overlapping pairs", len(rs), len(byNode), overlaps)
 }

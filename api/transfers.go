@@ -416,6 +416,20 @@ func (s *Server) registerTransfers(api huma.API) {
 	})
 
 	events := op("transfer-events", http.MethodGet, "/v1/transfers/{id}/events", "Stream a job's state and its files' progress (Server-Sent Events)", "transfers")
+	// The stream's 200 and headers go out before the handler runs: check
+	// the job first, so that another user's job is a 404, not a stream.
+	events.Middlewares = huma.Middlewares{func(hctx huma.Context, next func(huma.Context)) {
+		if _, err := s.ownTransfer(hctx.Context(), hctx.Param("id")); err != nil {
+			status := http.StatusInternalServerError
+			var se huma.StatusError
+			if errors.As(err, &se) {
+				status = se.GetStatus()
+			}
+			_ = huma.WriteErr(api, hctx, status, err.Error())
+			return
+		}
+		next(hctx)
+	}}
 	sse.Register(api, events, map[string]any{"job": TransferJobEvent{}, "file": TransferFileItem{}}, func(ctx context.Context, in *TransferPath, send sse.Sender) {
 		j, err := s.ownTransfer(ctx, in.ID)
 		if err != nil {

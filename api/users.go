@@ -353,6 +353,11 @@ func (s *Server) registerUsers(api huma.API) {
 			if err := requireSelfOrAdmin(ctx, in.Name, "list tokens"); err != nil {
 				return nil, err
 			}
+			// An administrator asking for a name that is no user gets a 404,
+			// not an empty list that reads as "no tokens".
+			if _, err := s.eng.Store.GetUser(ctx, in.Name); err != nil {
+				return nil, storeError(err, "user "+quote(in.Name))
+			}
 			ts, err := s.eng.Store.ListTokens(ctx, in.Name)
 			if err != nil {
 				return nil, storeError(err, "tokens")

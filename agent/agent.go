@@ -122,6 +122,9 @@ func New(cfg Config) (*Agent, error) {
 	if a.files, err = os.OpenRoot(filepath.Join(dir, "files")); err != nil {
 		return nil, fmt.Errorf("agent: open file area: %w", err)
 	}
+	if n := a.sweepUploads(); n > 0 {
+		a.log.Info("removed unfinished uploads of an earlier run", "files", n)
+	}
 	if err := a.loadState(); err != nil {
 		a.files.Close()
 		return nil, err
@@ -157,6 +160,7 @@ func (a *Agent) routes() {
 	m.HandleFunc("DELETE /v1/reservations/{id}", a.handleStopReservation)
 
 	m.HandleFunc("PUT /v1/files/{path...}", a.handlePutFile)
+	m.HandleFunc("POST /v1/files/{path...}", a.handlePullFile)
 	m.HandleFunc("GET /v1/files/{path...}", a.handleGetFile) // also HEAD
 	m.HandleFunc("DELETE /v1/files/{path...}", a.handleDeleteFile)
 

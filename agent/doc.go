@@ -47,7 +47,8 @@
 //	                             reservation}: 201 and the Process; the same id
 //	                             and command again: 200 and the first Process (a
 //	                             retried start starts nothing); the same id for
-//	                             another command: 409
+//	                             another command: 409. ?wait=200ms answers once
+//	                             the process ended or the wait is over
 //	GET    /v1/processes         []Process with cpuPercent and rss (from
 //	                             /proc/<pid>/stat and statm); ?reservation= filters
 //	GET    /v1/processes/{id}    Process: state running|exited|lost, exitCode,
@@ -71,6 +72,11 @@
 //	                             200 (replaced) with X-Checksum headers and a
 //	                             FileInfo. "If-None-Match: *" refuses to replace
 //	                             (412).
+//	POST   /v1/files/{path}      a third-party copy: fetches the file named by
+//	                             X-Gridflow-Source from another agent, then as a
+//	                             PUT, also checked against the source's trailer;
+//	                             502 with X-Gridflow-Source-Status when the source
+//	                             failed (see files_pull.go)
 //	GET    /v1/files/{path}      streams the file; X-Size gives its size and the
 //	                             X-Checksum trailer its checksum, computed while
 //	                             streaming. A directory answers a []FileInfo.

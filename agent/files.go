@@ -11,7 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/gridflow/gridflow/agent/checksum"
 )
@@ -24,6 +26,88 @@ import (
 // tmpMarker marks the temporary names uploads are written to before they are
 // verified and renamed; such names cannot be addressed through the API.
 const tmpMarker = ".gridflow-tmp-"
+
+// copyBufferSize is the size of the buffer file bodies move through, both
+// ways: large reads and writes make few system calls (and, for downloads,
+// few chunks on the wire), where io.Copy's 32 KiB make one per 32 KiB.
+const copyBufferSize = 1 << 20
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+func getCopyBuffer() *[]byte  { return copyBuffers.Get().(*[]byte) }
+func putCopyBuffer(b *[]byte) { copyBuffers.Put(b) }
+
+// writeBackEvery is how much an upload writes between two writeBack calls.
+const writeBackEvery = 8 << 20
+
+// writeBehind writes an upload to its file and has the kernel write the
+// file to disk behind it, writeBackEvery bytes at a time (see writeBack),
+// from another goroutine: starting the write-back costs the caller's CPU,
+// which the upload's own goroutine needs for the bytes. wait waits for
+// those goroutines; call it before the file closes.
+type writeBehind struct {
+	f *os.File
+	// off is the bytes written; started, the end of the last range whose
+	// write-back was started.
+	off, started int64
+	err          error // of the file's last write
+	wg           sync.WaitGroup
+}
+
+func (w *writeBehind) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.err = err
+	w.off += int64(n)
+	if w.off-w.started >= writeBackEvery {
+		off, n := w.started, w.off-w.started
+		w.wg.Go(func() { writeBack(w.f, off, n) })
+		w.started = w.off
+	}
+	return n, err
+}
+
+func (w *writeBehind) wait() { w.wg.Wait() }
+
+// storeBody copies body to dst, hashing the bytes with h on another
+// goroutine, so that hashing overlaps reading and writing: buf is used as
+// two halves, one hashed while the other fills and is written. It returns
+// once every byte read is hashed.
+func storeBody(dst, h io.Writer, body io.Reader, buf []byte) error {
+	half := len(buf) / 2
+	halves := [2][]byte{buf[:half:half], buf[half:]}
+	in := make(chan []byte, len(halves))
+	ack := make(chan struct{}, len(halves))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range in {
+			h.Write(b)
+			ack <- struct{}{}
+		}
+	}()
+	defer func() { close(in); <-done }()
+	pending := 0
+	for i := 0; ; i = 1 - i {
+		if pending == len(halves) {
+			<-ack // halves[i], the oldest in flight, is hashed
+			pending--
+		}
+		n, rerr := body.Read(halves[i])
+		if n > 0 {
+			in <- halves[i][:n]
+			pending++
+			if _, err := dst.Write(halves[i][:n]); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
 
 // cleanFilePath checks a path of the file area: relative, slash-separated,
 // without '.', '..' or empty segments.
@@ -112,10 +196,11 @@ func sumStrings(sums []checksum.Sum) []string {
 	return out
 }
 
-// handlePutFile stores the body under the path. The bytes go to a temporary
-// name while every requested checksum is computed; an expected X-Checksum
-// that does not match leaves nothing behind. If-None-Match: * refuses to
-// replace an existing file.
+// handlePutFile stores the body under the path, or with X-Gridflow-Source
+// the bytes of another agent's file (see files_pull.go). The bytes go to a
+// temporary name while every requested checksum is computed; an expected
+// X-Checksum that does not match leaves nothing behind. If-None-Match: *
+// refuses to replace an existing file.
 func (a *Agent) handlePutFile(w http.ResponseWriter, r *http.Request) {
 	p, ok := filePath(w, r)
 	if !ok {
@@ -152,6 +237,25 @@ func (a *Agent) handlePutFile(w http.ResponseWriter, r *http.Request) {
 		fileError(w, p, err)
 		return
 	}
+	// The bytes: the request's body, or those of another agent's file.
+	body := io.Reader(r.Body)
+	var pull *pullSource
+	if from := r.Header.Get(HeaderSource); from != "" {
+		if r.ContentLength != 0 {
+			writeProblem(w, http.StatusBadRequest, CodeInvalid, "Body and source",
+				fmt.Sprintf("a PUT with %s fetches the bytes from the source: send no body with it", HeaderSource))
+			return
+		}
+		algo := algos[0]
+		if !expected.IsZero() {
+			algo = expected.Algorithm
+		}
+		if pull, ok = a.openPull(w, r, from, algo); !ok {
+			return
+		}
+		defer pull.Close()
+		body = pull
+	}
 	dir := path.Dir(p)
 	if dir != "." {
 		if err := a.files.MkdirAll(dir, 0o755); err != nil {
@@ -173,9 +277,34 @@ func (a *Agent) handlePutFile(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	h, _ := checksum.NewHasher(algos...)
-	if _, err := io.Copy(io.MultiWriter(f, h), r.Body); err != nil {
-		writeProblem(w, http.StatusBadRequest, CodeInvalid, "Upload interrupted", fmt.Sprintf("reading the body of %q: %v; nothing was stored", p, err))
+	buf := getCopyBuffer()
+	defer putCopyBuffer(buf)
+	wb := &writeBehind{f: f}
+	defer wb.wait() // before the file closes
+	var sink io.Writer = wb
+	if pull != nil && r.Header.Get(HeaderProgress) != "" {
+		sink = io.MultiWriter(wb, &progressWriter{w: w, last: time.Now()})
+	}
+	err = storeBody(sink, h, body, *buf)
+	wb.wait()
+	if err != nil {
+		switch {
+		case r.Context().Err() != nil:
+			writeProblem(w, http.StatusBadRequest, CodeInvalid, "Upload canceled", fmt.Sprintf("%q: the request ended; nothing was stored", p))
+		case wb.err != nil:
+			fileError(w, p, wb.err)
+		case pull != nil:
+			pull.interrupted(w, p, err)
+		default:
+			writeProblem(w, http.StatusBadRequest, CodeInvalid, "Upload interrupted", fmt.Sprintf("reading the body of %q: %v; nothing was stored", p, err))
+		}
 		return
+	}
+	var sourceSum checksum.Sum
+	if pull != nil {
+		if sourceSum, ok = pull.verify(w, p, h); !ok {
+			return
+		}
 	}
 	if !expected.IsZero() {
 		if got := h.Sum(expected.Algorithm); !got.Equal(expected) {
@@ -202,8 +331,14 @@ func (a *Agent) handlePutFile(w http.ResponseWriter, r *http.Request) {
 		fileError(w, p, err)
 		return
 	}
+	if pull != nil {
+		a.log.Info("stored a file fetched from another agent", "path", p, "source", pull.url, "bytes", fi.Size(), "checksum", sourceSum.String())
+	}
 	sums := h.Sums()
 	setChecksums(w.Header(), sums)
+	if !sourceSum.IsZero() {
+		w.Header().Set(HeaderSourceChecksum, sourceSum.String())
+	}
 	status := http.StatusCreated
 	if existed {
 		status = http.StatusOK
@@ -265,7 +400,10 @@ func (a *Agent) handleGetFile(w http.ResponseWriter, r *http.Request) {
 	}
 	hd.Set("Trailer", HeaderChecksum)
 	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(io.MultiWriter(w, h), f); err != nil {
+	buf := getCopyBuffer()
+	defer putCopyBuffer(buf)
+	// Through the buffer: each read of the file is one chunk on the wire.
+	if _, err := io.CopyBuffer(io.MultiWriter(w, h), struct{ io.Reader }{f}, *buf); err != nil {
 		// The client sees a body cut short without the trailer.
 		a.log.Warn("file download interrupted", "path", p, "error", err)
 		return

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/adler32"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -235,5 +236,107 @@ func TestFileAreaRootListing(t *testing.T) {
 		if st := ta.call(http.MethodGet, p, nil, &list); st != http.StatusOK || len(list) != 1 {
 			t.Fatalf("%s: %d %+v", p, st, list)
 		}
+	}
+}
+
+// An upload larger than writeBackEvery and the copy buffer, sent without a
+// length (chunked, as the engine streams), in pieces of odd sizes: the file
+// holds every byte, in order, and the download gives them back with the
+// checksum trailer.
+func TestFilePutLargeChunkedUpload(t *testing.T) {
+	ta := newTestAgent(t, nil)
+	data := make([]byte, 2*writeBackEvery+copyBufferSize/3+5)
+	rand.Read(data)
+	sum := sha256Of(data)
+	// A reader that is neither a bytes.Reader nor a known length: net/http
+	// sends it chunked, piece by piece.
+	pr, pw := io.Pipe()
+	go func() {
+		for rest, i := data, 0; len(rest) > 0; i++ {
+			n := min(len(rest), 1+(i*7919)%(3*copyBufferSize/2))
+			if _, err := pw.Write(rest[:n]); err != nil {
+				return
+			}
+			rest = rest[n:]
+		}
+		pw.Close()
+	}()
+	resp := ta.do(http.MethodPut, "/v1/files/big/f.bin", pr, HeaderChecksum, sum)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("put: %d %s", resp.StatusCode, readAll(t, resp))
+	}
+	resp.Body.Close()
+	onDisk, err := os.ReadFile(filepath.Join(ta.dir, "files", "big", "f.bin"))
+	if err != nil || !bytes.Equal(onDisk, data) {
+		t.Fatalf("stored bytes differ (%d of %d bytes, err %v)", len(onDisk), len(data), err)
+	}
+	resp = ta.do(http.MethodGet, "/v1/files/big/f.bin", nil)
+	body := readAll(t, resp)
+	if !bytes.Equal(body, data) || resp.Trailer.Get(HeaderChecksum) != sum {
+		t.Fatalf("get: %d of %d bytes, trailer %q, want %s", len(body), len(data), resp.Trailer.Get(HeaderChecksum), sum)
+	}
+	if left := leftovers(t, filepath.Join(ta.dir, "files")); len(left) > 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
+}
+
+// writeBehind writes every byte where it belongs and starts the write-back
+// of each writeBackEvery bytes.
+func TestWriteBehind(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := &writeBehind{f: f}
+	data := make([]byte, 3*writeBackEvery+123)
+	rand.Read(data)
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), 3<<20+1)
+		if k, err := w.Write(rest[:n]); err != nil || k != n {
+			t.Fatalf("write: %d of %d: %v", k, n, err)
+		}
+		rest = rest[n:]
+	}
+	w.wait()
+	if w.off != int64(len(data)) || w.started < 2*writeBackEvery || w.started > w.off || w.off-w.started >= writeBackEvery {
+		t.Fatalf("written %d, write-back started up to %d", w.off, w.started)
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("file differs (%d of %d bytes, err %v)", len(got), len(data), err)
+	}
+}
+
+// A third-party copy fetches only http(s) files of another agent's file
+// area, and says which side failed.
+func TestFilePullRefusesOtherSources(t *testing.T) {
+	ta := newTestAgent(t, nil)
+	for _, src := range []string{"file:///etc/passwd", "http://127.0.0.1:1/v1/info", "gopher://x/v1/files/a", "http:///v1/files/a"} {
+		resp := ta.do(http.MethodPost, "/v1/files/pulled", nil, HeaderSource, src)
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get(HeaderSourceStatus) != "" {
+			t.Errorf("source %q: %d %s, want 400", src, resp.StatusCode, readAll(t, resp))
+		}
+		resp.Body.Close()
+	}
+	// A source that does not answer: 502, the source's status 0.
+	resp := ta.do(http.MethodPost, "/v1/files/pulled", nil, HeaderSource, "http://127.0.0.1:1/v1/files/a")
+	if p := problem(t, resp); resp.StatusCode != http.StatusBadGateway || resp.Header.Get(HeaderSourceStatus) != "0" || p.Code != CodeSourceUnreachable {
+		t.Errorf("unreachable source: %d %+v", resp.StatusCode, p)
+	}
+	if _, err := os.Stat(filepath.Join(ta.dir, "files", "pulled")); err == nil {
+		t.Error("a failed pull stored a file")
+	}
+}
+
+// A pull takes its bytes from the source only, and names one.
+func TestFilePullRefusesABody(t *testing.T) {
+	ta := newTestAgent(t, nil)
+	if st := ta.call(http.MethodPost, "/v1/files/pulled", nil, nil); st != http.StatusBadRequest {
+		t.Fatalf("a pull without a source: %d, want 400", st)
+	}
+	resp := ta.do(http.MethodPost, "/v1/files/pulled", strings.NewReader("body"), HeaderSource, "http://127.0.0.1:1/v1/files/a")
+	if p := problem(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(p.Detail, "no body") {
+		t.Fatalf("a pull with a body: %d %+v", resp.StatusCode, p)
 	}
 }

@@ -499,9 +499,28 @@ func (a *Agent) handleStartProcess(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	wait, err := startWait(r)
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, CodeInvalid, "Invalid wait", err.Error())
+		return
+	}
 	a.lifecycle.RLock()
 	p, created, err := a.procs.start(req)
 	a.lifecycle.RUnlock()
+	if err == nil && wait > 0 {
+		// A short command ends within the wait: the answer says how, and
+		// the caller needs no poll to learn it.
+		if pr, ok := a.procs.get(p.ID); ok {
+			t := time.NewTimer(wait)
+			select {
+			case <-pr.done:
+			case <-t.C:
+			case <-r.Context().Done():
+			}
+			t.Stop()
+			p = a.procs.status(pr)
+		}
+	}
 	switch {
 	case errors.Is(err, errConflict):
 		writeProblem(w, http.StatusConflict, CodeConflict, "Process id in use", err.Error())
@@ -515,6 +534,23 @@ func (a *Agent) handleStartProcess(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, p)
 	}
+}
+
+// maxStartWait bounds the wait of a start request.
+const maxStartWait = 10 * time.Second
+
+// startWait reads ?wait= of a start request: how long to wait for the
+// process to end before answering (at most maxStartWait).
+func startWait(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("wait")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("wait %q: give a duration such as \"200ms\"", v)
+	}
+	return min(d, maxStartWait), nil
 }
 
 func (a *Agent) handleListProcesses(w http.ResponseWriter, r *http.Request) {

@@ -239,3 +239,28 @@ func TestProcessesSurviveAgentRestart(t *testing.T) {
 		t.Fatalf("kill of an adopted process: %+v", killed)
 	}
 }
+
+// A start that may wait answers once the process ended, with its exit
+// code, or when the wait is over, with the process still running.
+func TestProcessStartWaits(t *testing.T) {
+	ta := newTestAgent(t, nil)
+	var p Process
+	if st := ta.call(http.MethodPost, "/v1/processes?wait=5s", ProcessRequest{ID: "short", Name: "/bin/sh", Args: []string{"-c", "exit 7"}}, &p); st != http.StatusCreated {
+		t.Fatalf("start short: %d", st)
+	}
+	if p.State != StateExited || p.ExitCode == nil || *p.ExitCode != 7 {
+		t.Fatalf("a short command after a wait: %+v, want exited 7", p)
+	}
+	t0 := time.Now()
+	p = Process{}
+	if st := ta.call(http.MethodPost, "/v1/processes?wait=150ms", ProcessRequest{ID: "long", Name: "sleep", Args: []string{"30"}}, &p); st != http.StatusCreated {
+		t.Fatalf("start long: %d", st)
+	}
+	if d := time.Since(t0); p.State != StateRunning || d < 150*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("a long command: %+v answered after %v, want running after the 150ms wait", p, d)
+	}
+	ta.call(http.MethodDelete, "/v1/processes/long?grace=0s", nil, nil)
+	if st := ta.call(http.MethodPost, "/v1/processes?wait=soon", ProcessRequest{ID: "bad", Name: "true"}, nil); st != http.StatusBadRequest {
+		t.Fatalf("an invalid wait: %d, want 400", st)
+	}
+}

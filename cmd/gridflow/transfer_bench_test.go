@@ -541,8 +541,8 @@ func mibPerSec(size int64, d time.Duration) float64 { return float64(size) / mib
 
 // BenchmarkTransferAgentToAgent copies a file (1 GiB by default) from
 // agent A to agent B (node://A/… → node://B/…, verify_checksum both, the
-// checksum given; the engine streams the bytes from A to B), timed from
-// the submission to FINISHED. Beside it, in the same run: curl downloading
+// checksum given; B fetches the bytes from A itself, a third-party copy
+// the engine starts and watches), timed from the submission to FINISHED. Beside it, in the same run: curl downloading
 // the same file from A to /dev/null with the same checksum algorithm (the
 // issue's baseline), and a bare net/http GET from A streamed into a PUT to
 // B with the checksum (the same hops and disk writes, without the engine).

@@ -31,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,7 +62,14 @@ type Options struct {
 	OnHealth func(hw.Health)
 	// Transport overrides the HTTP transport (tests).
 	Transport http.RoundTripper
+	// StartWait is how long a Start waits for the process to end before
+	// the agent answers (default DefaultStartWait; negative: not at all).
+	StartWait time.Duration
 }
+
+// DefaultStartWait is the default Options.StartWait: most commands of a
+// campaign step that end at once end within it.
+const DefaultStartWait = 200 * time.Millisecond
 
 // Client drives a set of agents. It is safe for concurrent use.
 type Client struct {
@@ -89,6 +97,9 @@ func New(addrs map[string]string, opts Options) (*Client, error) {
 	}
 	if opts.DownAfter <= 0 {
 		opts.DownAfter = 3
+	}
+	if opts.StartWait == 0 {
+		opts.StartWait = DefaultStartWait
 	}
 	tr := opts.Transport
 	if tr == nil {
@@ -275,7 +286,37 @@ func classify(op, node string, resp *http.Response) error {
 	default:
 		kind = hw.Failed
 	}
-	return &hw.Error{Op: op, Node: node, Kind: kind, Retryable: retry, Err: fmt.Errorf("agent answered %d: %s", resp.StatusCode, msg)}
+	he := &hw.Error{Op: op, Node: node, Kind: kind, Retryable: retry, Err: fmt.Errorf("agent answered %d: %s", resp.StatusCode, msg)}
+	if v := resp.Header.Get(agent.HeaderSourceStatus); v != "" {
+		return sourceError(v, p.Code, he)
+	}
+	return he
+}
+
+// sourceError classes the failure of a third-party copy that its source
+// caused (the agent answered 502 with the source's status).
+func sourceError(status, code string, he *hw.Error) *SourceError {
+	st, _ := strconv.Atoi(status)
+	he.Err = fmt.Errorf("the source failed: %s", strings.TrimPrefix(he.Err.Error(), "agent answered 502: "))
+	kind, retry := hw.Failed, false
+	switch {
+	case st == 0, st == http.StatusRequestTimeout, st == http.StatusTooManyRequests, st >= 500:
+		kind, retry = hw.Unavailable, true
+	case st == http.StatusOK && code == agent.CodeChecksumMismatch:
+		kind, retry = hw.ChecksumMismatch, true
+	case st == http.StatusBadRequest:
+		kind = hw.Invalid
+	case st == http.StatusUnauthorized:
+		kind = hw.Unauthorized
+	case st == http.StatusForbidden:
+		kind = hw.Forbidden
+	case st == http.StatusNotFound:
+		kind = hw.NotFound
+	case st == http.StatusConflict:
+		kind = hw.Conflict
+	}
+	he.Kind, he.Retryable = kind, retry
+	return &SourceError{Status: st, Code: code, Err: he}
 }
 
 // call sends a JSON request and decodes a JSON answer into out.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"strings"
 
@@ -211,4 +213,108 @@ func (c *Client) Delete(ctx context.Context, node, path string) error {
 		return nil
 	}
 	return err
+}
+
+// ExportFile returns the URL at which node serves path, and the header that
+// authorizes reading it: what another agent needs to fetch the file itself
+// (PullFile).
+func (c *Client) ExportFile(node, path string) (string, http.Header, error) {
+	p, err := filePath(path)
+	if err != nil {
+		return "", nil, hw.Errorf("export file", node, hw.Invalid, "%v", err)
+	}
+	addr, ok := c.addrs[node]
+	if !ok {
+		return "", nil, hw.Errorf("export file", node, hw.NotFound, "no agent is configured for node %q", node)
+	}
+	return c.scheme + "://" + addr + p, http.Header{"Authorization": {"Bearer " + c.opts.Token}}, nil
+}
+
+// PullResult is what a PullFile stored.
+type PullResult struct {
+	hw.FileInfo
+	// SourceChecksum is the checksum the source computed while sending,
+	// with the algorithm of FileInfo.Checksum.
+	SourceChecksum string
+}
+
+// SourceError is a failure of a PullFile caused by its source: the source
+// refused, was unreachable, broke off or sent damaged bytes. The next
+// source may do better; the destination is as it was.
+type SourceError struct {
+	// Status is what the source answered, 0 when no answer came.
+	Status int
+	// Code is the agent's problem code (agent.Code…).
+	Code string
+	Err  *hw.Error
+}
+
+func (e *SourceError) Error() string { return e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// SourceSide reports that the source, not the destination, failed.
+func (e *SourceError) SourceSide() bool { return true }
+
+// ProblemCode is the agent's problem code.
+func (e *SourceError) ProblemCode() string { return e.Code }
+
+// PullFile has node fetch the file at srcURL (another agent's, from
+// ExportFile) with srcHeader and store it as path: a third-party copy, the
+// bytes going from agent to agent. The node commits the file only once its
+// bytes match the source's checksum and opts.Checksum, if given; size > 0
+// is the size the source must have. progress, if not nil, hears the bytes
+// stored so far about once a second. Errors caused by the source are
+// *SourceError; an agent that cannot copy from another (it predates
+// third-party copies) answers with an Unsupported error.
+func (c *Client) PullFile(ctx context.Context, node, path, srcURL string, srcHeader http.Header, opts hw.PutOptions, size int64, progress func(int64)) (PullResult, error) {
+	const op = "pull file"
+	p, err := filePath(path)
+	if err != nil {
+		return PullResult{}, hw.Errorf(op, node, hw.Invalid, "%v", err)
+	}
+	algo, err := algorithm(opts.Algorithm)
+	if err != nil {
+		return PullResult{}, hw.Errorf(op, node, hw.Invalid, "%v", err)
+	}
+	h := http.Header{agent.HeaderSource: {srcURL}}
+	if v := srcHeader.Get("Authorization"); v != "" {
+		h.Set(agent.HeaderSourceAuthorization, v)
+	}
+	if opts.Checksum != "" {
+		want, err := checksum.Parse(opts.Checksum)
+		if err != nil {
+			return PullResult{}, hw.Errorf(op, node, hw.Invalid, "%v", err)
+		}
+		h.Set(agent.HeaderChecksum, want.String())
+		algo = want.Algorithm
+	}
+	h.Set(agent.HeaderChecksumAlgorithm, algo)
+	if opts.NoOverwrite {
+		h.Set("If-None-Match", "*")
+	}
+	if size > 0 {
+		h.Set(agent.HeaderExpectedSize, strconv.FormatInt(size, 10))
+	}
+	if progress != nil {
+		h.Set(agent.HeaderProgress, "1")
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: func(code int, hd textproto.MIMEHeader) error {
+			if n, err := strconv.ParseInt(hd.Get(agent.HeaderBytes), 10, 64); err == nil && code == http.StatusProcessing {
+				progress(n)
+			}
+			return nil
+		}})
+	}
+	req := request{op: op, node: node, method: http.MethodPost, path: p, header: h, body: http.NoBody, long: true}
+	resp, cancel, err := c.send(ctx, req)
+	if err != nil {
+		return PullResult{}, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	var fi agent.FileInfo
+	if err := decode(resp.Body, &fi); err != nil {
+		return PullResult{}, &hw.Error{Op: op, Node: node, Kind: hw.Internal, Retryable: true, Err: err}
+	}
+	return PullResult{FileInfo: hw.FileInfo{Path: fi.Path, Size: fi.Size, ModTime: fi.ModTime, Checksum: pick(resp.Header, algo)},
+		SourceChecksum: resp.Header.Get(agent.HeaderSourceChecksum)}, nil
 }

@@ -3,6 +3,7 @@ package agentclient
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/gridflow/gridflow/agent"
 	"github.com/gridflow/gridflow/engine/hw"
@@ -16,7 +17,9 @@ func process(p agent.Process) hw.Process {
 	}
 }
 
-// Start starts a process, or finds the one started under spec.ID.
+// Start starts a process, or finds the one started under spec.ID. The
+// agent answers once the process ended or after Options.StartWait, which
+// comes first: a short command is reported ended, with its exit code.
 func (c *Client) Start(ctx context.Context, node string, spec hw.ProcessSpec) (hw.Process, error) {
 	const op = "start process"
 	if spec.ID != "" {
@@ -26,7 +29,13 @@ func (c *Client) Start(ctx context.Context, node string, spec hw.ProcessSpec) (h
 	}
 	var p agent.Process
 	req := agent.ProcessRequest{ID: spec.ID, Name: spec.Name, Args: spec.Args, Env: spec.Env, Pwd: spec.Pwd, Reservation: spec.Reservation}
-	if err := c.call(ctx, request{op: op, node: node, method: http.MethodPost, path: "/v1/processes"}, req, &p); err != nil {
+	r := request{op: op, node: node, method: http.MethodPost, path: "/v1/processes"}
+	if c.opts.StartWait > 0 {
+		// A command that ends within StartWait comes back ended: whoever
+		// waits for it (a campaign step) needs no poll.
+		r.query = url.Values{"wait": {c.opts.StartWait.String()}}
+	}
+	if err := c.call(ctx, r, req, &p); err != nil {
 		return hw.Process{}, err
 	}
 	return process(p), nil

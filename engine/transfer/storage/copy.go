@@ -150,6 +150,11 @@ type source struct {
 	file  bool // a local file: a size that changes means the file did
 	// fail classes an error of r after n bytes.
 	fail func(err error, n int64) *failure
+	// sum, when set, is the checksum with the copy's algorithm of the
+	// bytes r yielded, computed by r itself as they passed (a node's
+	// download checks them against the node's checksum that way): the
+	// meter then does not hash them a second time.
+	sum func() checksum.Sum
 }
 
 // dest is an opened destination.
@@ -162,7 +167,8 @@ type dest interface {
 
 // Copy copies one file from the first of its sources that works to its
 // destination, streaming through one buffer of BufferSize and hashing the
-// bytes as they pass. A file destination is written to a temporary name,
+// bytes as they pass; between two nodes whose drivers can, the destination
+// node fetches the bytes from the source node itself (see pull.go). A file destination is written to a temporary name,
 // synced, verified and only then renamed; a failed or canceled copy leaves
 // the destination as it was and no temporary file.
 //
@@ -204,7 +210,15 @@ func (e *Endpoints) Copy(ctx context.Context, req CopyRequest) (CopyResult, erro
 		if cf := ctxFailure(ctx, nil, 0); cf != nil {
 			return CopyResult{}, cf.copyError(attempts)
 		}
-		res, f := e.attempt(ctx, p, u, dst)
+		var res CopyResult
+		var f *failure
+		fallback := true
+		if pl, ex, ok := e.thirdParty(ctx, u, dst); ok {
+			res, f, fallback = e.pullAttempt(ctx, p, u, dst.(*nodeDest), pl, ex)
+		}
+		if fallback {
+			res, f = e.attempt(ctx, p, u, dst)
+		}
 		if f == nil {
 			res.Attempts = attempts
 			return res, nil
@@ -382,9 +396,11 @@ func (m *meter) read(p []byte, ah *asyncHasher) (int, error) {
 	}
 	n, err := m.src.r.Read(p)
 	if n > 0 {
-		if ah != nil {
+		switch {
+		case m.src.sum != nil: // the source hashes them
+		case ah != nil:
 			ah.submit(p[:n])
-		} else {
+		default:
 			m.h.Write(p[:n])
 		}
 		m.n += int64(n)
@@ -473,7 +489,7 @@ func (m *meter) atEOF() *failure {
 		return sizeFailure(m.url, m.n, m.plan.fileSize)
 	}
 	if m.plan.compareUser {
-		if got := m.h.Sum(m.plan.algo); !got.Equal(m.plan.user) {
+		if got := m.sumLocked(); !got.Equal(m.plan.user) {
 			return &failure{phase: PhaseVerify, url: m.url, next: true, err: ErrChecksumMismatch,
 				reason: fmt.Sprintf("the source's bytes have checksum %s, not the file's checksum %s", got, m.plan.user)}
 		}
@@ -516,6 +532,13 @@ func (m *meter) complete() bool {
 func (m *meter) sum() checksum.Sum {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.sumLocked()
+}
+
+func (m *meter) sumLocked() checksum.Sum {
+	if m.src.sum != nil {
+		return m.src.sum()
+	}
 	return m.h.Sum(m.plan.algo)
 }
 

@@ -50,7 +50,7 @@ const agentToken = "storage-test-token"
 
 // startAgent serves a real agent on a loopback port and returns a client
 // for it under the node uid node, and the agent's file area.
-func startAgent(t *testing.T, node string) (*agentclient.Client, string) {
+func startAgent(t testing.TB, node string) (*agentclient.Client, string) {
 	t.Helper()
 	dir := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -79,6 +79,10 @@ type Endpoints struct {
 	// StallTimeout fails a copy that moves no byte for that long
 	// (retryable); zero: DefaultStallTimeout.
 	StallTimeout time.Duration
+	// ProxyNodeCopies makes copies between nodes pass through the engine
+	// even where the destination node could fetch the file from the
+	// source node itself (a third-party copy, the default).
+	ProxyNodeCopies bool
 }
 
 // Check validates u against the policy, as a source (dest false) or a

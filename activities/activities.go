@@ -8,6 +8,7 @@ import (
 
 	"github.com/gridflow/gridflow/engine/deploy"
 	"github.com/gridflow/gridflow/engine/hw"
+	"github.com/gridflow/gridflow/engine/jobs"
 	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
 	"github.com/gridflow/gridflow/engine/transfer"
@@ -25,6 +26,8 @@ type Activities struct {
 	Transfers *transfer.Service
 	// Drivers returns the hardware drivers of the current testbed.
 	Drivers func(ctx context.Context) (*hw.Drivers, error)
+	// Jobs submits and kills the grid jobs of job steps.
+	Jobs *jobs.Service
 }
 
 // PurgeExpiredTokens deletes bearer tokens that expired more than a grace period

@@ -23,6 +23,7 @@ import (
 	"github.com/gridflow/gridflow/dsl/units"
 	"github.com/gridflow/gridflow/engine/deploy"
 	"github.com/gridflow/gridflow/engine/hw"
+	"github.com/gridflow/gridflow/engine/jobs"
 	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
 )
@@ -61,6 +62,7 @@ type StepInstance struct {
 	Deployment  *DeployAction    `json:",omitempty"`
 	Transfer    *TransferAction  `json:",omitempty"`
 	Container   *ContainerAction `json:",omitempty"`
+	Job         *JobAction       `json:",omitempty"`
 }
 
 // DeployAction is a deployment step instance.
@@ -272,7 +274,7 @@ func (a *Activities) ExpandStep(ctx context.Context, id, address string, attempt
 				if err != nil {
 					return nil, nonRetryable(fmt.Errorf("%s: %w", in.Address, err), "Invalid")
 				}
-				ta.Files = append(ta.Files, TransferFileAction{Sources: f.Sources, Destination: f.Destination, Checksum: sum})
+				ta.Files = append(ta.Files, TransferFileAction{Sources: f.Sources, Destination: f.Destination, Checksum: sum, LFN: f.LFN})
 			}
 			si.Transfer = ta
 		case *campaign.ContainerSpec:
@@ -286,6 +288,10 @@ func (a *Activities) ExpandStep(ctx context.Context, id, address string, attempt
 			si.Container = ca
 		case *campaign.RunSpec:
 			si.Run = &RunAction{Nodes: sp.Nodes, Container: sp.Container, Command: sp.Command, Args: sp.Args, Env: sp.Env, Dir: sp.Dir}
+		case *campaign.JobSpec:
+			m := jobs.Manifest{Executable: sp.Executable, Arguments: sp.Arguments, JobName: cmpOr(sp.JobName, in.Address), Sites: sp.Sites,
+				Cores: sp.Cores, Memory: sp.Memory, CPUTime: int(sp.CPUTime / time.Second), Environment: sp.Env, OutputSandbox: sp.OutputSandbox}
+			si.Job = &JobAction{Manifest: m, Files: sp.Files}
 		default:
 			return nil, nonRetryable(fmt.Errorf("%s: %s steps are not supported by this engine yet", in.Address, st.Kind), "Unsupported")
 		}

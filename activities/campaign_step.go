@@ -93,6 +93,8 @@ func (a *Activities) runInstance(ctx context.Context, id string, attempt int, in
 		return a.Transfer(ctx, id, in.Address, *in.Transfer)
 	case in.Container != nil:
 		return a.StartContainer(ctx, id, in.Address, *in.Container)
+	case in.Job != nil:
+		return a.RunJob(ctx, id, in.Address, *in.Job)
 	case in.Run != nil:
 		r, err := a.RunCommand(ctx, id, in.Address, attempt, *in.Run)
 		if err == nil && r.ExitCode != 0 {

@@ -32,6 +32,7 @@ type TransferFileAction struct {
 	Sources     []string
 	Destination string
 	Checksum    string // "<algorithm>:<hex>" or ""
+	LFN         string `json:",omitempty"` // the catalogue file to register the copy as a replica of
 }
 
 // stepChecksum joins the language's algorithm and digest; a digest without
@@ -71,12 +72,13 @@ func (a *Activities) Transfer(ctx context.Context, id, address string, act Trans
 	}
 	req := transfer.Request{Owner: rec.Owner, Verify: storage.Verify(act.Verify), Overwrite: act.Overwrite, Retry: act.Retry,
 		RetryDelay: act.RetryDelay, Priority: max(act.Priority, 1), Deterministic: true, SID: "campaign " + id + " " + address,
-		AllowNode: func(ctx context.Context, node string) error { return a.ownsNode(ctx, rec.Owner, node) }}
+		AllowNode: func(ctx context.Context, node string) error { return a.ownsNode(ctx, rec.Owner, node) },
+		AllowLFN:  func(path string) error { return a.mayRegister(ctx, rec.Owner, path) }}
 	if act.Priority == 0 {
 		req.Priority = 3
 	}
 	for _, f := range act.Files {
-		req.Files = append(req.Files, transfer.File{Sources: f.Sources, Destinations: []string{f.Destination}, Checksum: f.Checksum})
+		req.Files = append(req.Files, transfer.File{Sources: f.Sources, Destinations: []string{f.Destination}, Checksum: f.Checksum, LFN: f.LFN})
 	}
 	job, _, err := a.Transfers.Submit(ctx, req)
 	var fe *transfer.FieldError
@@ -154,4 +156,20 @@ func (a *Activities) ownsNode(ctx context.Context, owner, node string) error {
 		}
 	}
 	return fmt.Errorf("node %s is not in one of %s's running reservations", node, owner)
+}
+
+// mayRegister lets a campaign register replicas where its owner may write
+// in the file catalogue: under /<owner>, anywhere for an administrator.
+func (a *Activities) mayRegister(ctx context.Context, owner, path string) error {
+	if path == "/"+owner || strings.HasPrefix(path, "/"+owner+"/") {
+		return nil
+	}
+	u, err := a.Store.GetUser(ctx, owner)
+	if err != nil {
+		return err
+	}
+	if u.Admin {
+		return nil
+	}
+	return fmt.Errorf("%s may register files in the catalogue only under /%s, not at %s", owner, owner, path)
 }

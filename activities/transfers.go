@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -236,6 +237,7 @@ func (r *transferRunner) copy(ctx context.Context, f store.TransferFile) {
 	}
 	if outcome.State == store.TransferFinished {
 		r.bytesDone.Add(outcome.Bytes)
+		r.register(ctx, f, &outcome)
 	}
 	// The outcome must be recorded: a busy store is waited for.
 	var err error
@@ -246,6 +248,28 @@ func (r *transferRunner) copy(ctx context.Context, f store.TransferFile) {
 		time.Sleep(wait)
 	}
 	activity.GetLogger(ctx).Error("record a file's outcome", "job", r.job.ID, "file", f.Index, "err", err)
+}
+
+// register records a finished file's destination as a replica of its
+// catalogue file, before the outcome is: a worker that dies in between
+// registers it again, which changes nothing. A refusal (the catalogue file
+// has another size or checksum) leaves the copy FINISHED, with why it is not
+// registered in its reason: the bytes are there and verified.
+func (r *transferRunner) register(ctx context.Context, f store.TransferFile, o *store.FileOutcome) {
+	if f.LFN == "" {
+		return
+	}
+	var err error
+	for try, wait := 0, 100*time.Millisecond; try < 8; try, wait = try+1, min(2*wait, 5*time.Second) {
+		err = r.a.Store.RegisterReplica(context.WithoutCancel(ctx), f.LFN, f.Destination, o.Bytes, o.DestChecksum)
+		if err == nil || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrInvalid) {
+			break
+		}
+		time.Sleep(wait)
+	}
+	if err != nil {
+		o.Reason = strings.TrimSpace(o.Reason + " not registered in the file catalogue as a replica of " + f.LFN + ": " + strings.TrimPrefix(err.Error(), "store: "))
+	}
 }
 
 func (r *transferRunner) copyFile(ctx context.Context, f store.TransferFile, counter *atomic.Int64) store.FileOutcome {

@@ -91,6 +91,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s.registerDeployments(api)
 	s.registerTransfers(api)
 	s.registerFileCatalogue(api)
+	s.registerJobs(api)
 	s.registerCampaigns(api)
 	s.registerNodeRuntime(api)
 	s.registerContainers(api)

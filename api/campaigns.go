@@ -193,6 +193,7 @@ func (s *Server) registerCampaigns(api huma.API) {
 			Body     CampaignItem
 		}{status, base(ctx) + "/campaigns/" + rec.ID, campaignItem(ctx, full)}, nil
 	})
+	alsoAnswers(api, http.MethodPost, "/v1/campaigns", http.StatusOK, "The campaign your sid already names: nothing new was started")
 
 	validate := op("validate-campaign", http.MethodPost, "/v1/campaigns/validate", "Check a campaign without running it", "campaigns")
 	validate.MaxBodyBytes = 2 << 20

@@ -482,10 +482,25 @@ func (s *Server) registerFileCatalogue(api huma.API) {
 	put.Description = "201 when made, 200 when it existed (the body's metadata is then applied to it)."
 	put.DefaultStatus = http.StatusCreated
 	huma.Register(api, put, makeDir(false))
+	alsoAnswers(api, http.MethodPut, "/v1/filecatalogue/directory/{dir}", http.StatusOK, "The directory existed; the body's metadata was applied to it")
 	post := op("create-catalogue-directory", http.MethodPost, "/v1/filecatalogue/directory/{dir}", "Create a directory and its missing parents", tag)
 	post.Description = "409 when it exists already."
 	post.DefaultStatus = http.StatusCreated
 	huma.Register(api, post, makeDir(true))
+
+	delDir := op("delete-catalogue-directory", http.MethodDelete, "/v1/filecatalogue/directory/{dir}", "Remove an empty directory and its metadata", tag)
+	delDir.Description = "A directory that still holds files or subdirectories is a 409: unregister or remove them first. The root stays."
+	delDir.DefaultStatus = http.StatusNoContent
+	huma.Register(api, delDir, func(ctx context.Context, in *CatalogDirPath) (*struct{}, error) {
+		p, err := decodeLFN("directory", in.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := mayWrite(ctx, p); err != nil {
+			return nil, err
+		}
+		return nil, catalogError(s.eng.Store.DeleteCatalogDir(ctx, p))
+	})
 
 	huma.Register(api, op("set-catalogue-directory-metadata", http.MethodPut, "/v1/filecatalogue/directory/{dir}/metadata", "Set or remove metadata of a directory", tag),
 		func(ctx context.Context, in *struct {

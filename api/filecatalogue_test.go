@@ -225,6 +225,23 @@ func TestFileCatalogueDirectories(t *testing.T) {
 	wantProblem(t, f.send(http.MethodPut, fcDir("/alice/nope")+"/metadata", f.alice, `{"metadata":{"x":1}}`), 404, "no directory")
 	wantProblem(t, f.do(req{path: fcDir("/alice/exp/f0"), token: f.alice}), 404, "is a file")
 	wantProblem(t, f.send(http.MethodPut, fcDir("/alice/exp/f0/sub"), f.alice, `{}`), 409, "is a file")
+
+	// Removing directories: only empty ones, only your own, never the root.
+	wantProblem(t, f.do(req{method: http.MethodDelete, path: fcDir("/alice/exp"), token: f.alice}), 409, "not empty (2 subdirectories, 3 files)")
+	wantProblem(t, f.do(req{method: http.MethodDelete, path: fcDir("/alice/exp/run2"), token: f.bob}), 403, "only under /bob")
+	wantProblem(t, f.do(req{method: http.MethodDelete, path: fcDir("/alice/gone"), token: f.alice}), 404, "no directory")
+	wantProblem(t, f.do(req{method: http.MethodDelete, path: fcDir("/"), token: f.admin}), 409, "root")
+	wantProblem(t, f.do(req{method: http.MethodDelete, path: fcDir("/alice/exp/f0"), token: f.alice}), 404, "is a file")
+	wantStatus(t, f.do(req{method: http.MethodDelete, path: fcDir("/alice/exp/run2"), token: f.alice}), 204)
+	wantProblem(t, f.do(req{path: fcDir("/alice/exp/run2"), token: f.alice}), 404, "no directory")
+	// A directory with metadata goes with its metadata; recreated, it has none.
+	wantStatus(t, f.do(req{method: http.MethodDelete, path: fcDir("/alice/exp/run1"), token: f.alice}), 204)
+	wantStatus(t, f.do(req{method: http.MethodPost, path: fcDir("/alice/exp/run1"), token: f.alice}), 201)
+	r = f.do(req{path: fcDir("/alice/exp/run1") + "/metadata", token: f.alice})
+	wantStatus(t, r, 200)
+	if got := r.json(t)["metadata"]; !reflect.DeepEqual(got, map[string]any{"experiment": "atlas", "year": 2032.0}) {
+		t.Fatalf("recreated run1 has metadata %v, want only the inherited keys", got)
+	}
 }
 
 // TestFileCatalogueSearch searches a few hundred entries through the API

@@ -127,3 +127,27 @@ func (s *Server) registerOps(api huma.API, mux *http.ServeMux, reg *prometheus.R
 		})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{reg, prometheus.DefaultGatherer}, promhttp.HandlerOpts{}))
 }
+
+// alsoAnswers declares in the OpenAPI document that an operation registered
+// with a default status (201) may also answer status with the same body and
+// headers: huma documents the default only, and clients generated from the
+// document would not decode the other answer.
+func alsoAnswers(api huma.API, method, path string, status int, description string) {
+	item := api.OpenAPI().Paths[path]
+	if item == nil {
+		panic("alsoAnswers: no path " + path)
+	}
+	var o *huma.Operation
+	switch method {
+	case http.MethodPost:
+		o = item.Post
+	case http.MethodPut:
+		o = item.Put
+	}
+	if o == nil || o.Responses[strconv.Itoa(o.DefaultStatus)] == nil {
+		panic("alsoAnswers: no " + method + " " + path + " with a default response")
+	}
+	r := *o.Responses[strconv.Itoa(o.DefaultStatus)]
+	r.Description = description
+	o.Responses[strconv.Itoa(status)] = &r
+}

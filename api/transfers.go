@@ -42,11 +42,12 @@ func (VerifyChecksum) Schema(huma.Registry) *huma.Schema {
 
 // SubmittedFile is one file of a submission, in FTS3's format.
 type SubmittedFile struct {
-	Sources      []string `json:"sources" minItems:"1" maxItems:"16" doc:"Where the file is: tried in turn. file:///path (under an allowed root), http(s)://host/path, node://NODE/path" example:"[\"node://paravance-1/results/run1.tar\"]"`
+	Sources      []string `json:"sources" minItems:"1" maxItems:"16" doc:"Where the file is: tried in turn. file:///path (under an allowed root), http(s)://host/path, node://NODE/path, or lfn:/path (the replicas the file catalogue lists for that file, in turn; its checksum and size are then checked unless you give yours)" example:"[\"node://paravance-1/results/run1.tar\"]"`
 	Destinations []string `json:"destinations" minItems:"1" maxItems:"1" doc:"Where it goes (one URL)" example:"[\"file:///srv/gridflow/results/run1.tar\"]"`
 	Checksum     string   `json:"checksum,omitempty" maxLength:"100" doc:"algorithm:value with adler32, md5 or sha256; compared as verify_checksum says" example:"adler32:0a1b2c3d"`
 	FileSize     int64    `json:"filesize,omitempty" minimum:"0" doc:"Expected size in bytes; another size fails the file"`
 	Metadata     any      `json:"metadata,omitempty" doc:"Any JSON value, kept with the file"`
+	LFN          string   `json:"lfn,omitempty" maxLength:"4096" doc:"A logical file name of the file catalogue (under /YOUR_NAME, anywhere for administrators): once the file is copied and verified, its destination is registered as a replica of it, with its size and checksum" example:"/alice/run1/results.tar"`
 }
 
 // SubmissionParams are the job's parameters, in FTS3's format.
@@ -96,6 +97,7 @@ type TransferFileItem struct {
 	StartTime      *time.Time `json:"start_time,omitempty"`
 	FinishTime     *time.Time `json:"finish_time,omitempty"`
 	FileMetadata   any        `json:"file_metadata,omitempty"`
+	LFN            string     `json:"lfn,omitempty" doc:"The catalogue file the destination is registered as a replica of"`
 }
 
 // TransferJobItem is a transfer job.
@@ -138,7 +140,7 @@ func transferFileItem(f store.TransferFile, now time.Time) TransferFileItem {
 	return TransferFileItem{FileIndex: f.Index, FileState: f.State, Reason: f.Reason, Sources: f.Sources, SourceSurl: f.SourceUsed, DestSurl: f.Destination,
 		SourceSE: f.SourceSE, DestSE: f.DestSE, Checksum: f.Checksum, SourceChecksum: f.SourceChecksum, DestChecksum: f.DestChecksum,
 		UserFilesize: f.FileSize, Filesize: f.Bytes, Retry: f.Retries, Throughput: f.Throughput, TxDuration: f.Duration(now).Seconds(),
-		StartTime: f.StartedAt, FinishTime: f.FinishedAt, FileMetadata: rawAny(f.Metadata)}
+		StartTime: f.StartedAt, FinishTime: f.FinishedAt, FileMetadata: rawAny(f.Metadata), LFN: f.LFN}
 }
 
 func transferJobItem(ctx context.Context, j store.TransferJob, files []store.TransferFile) TransferJobItem {
@@ -279,12 +281,13 @@ func (s *Server) registerTransfers(api huma.API) {
 		}
 		if !p.User.Admin {
 			req.AllowNode = s.allowNode
+			req.AllowLFN = func(path string) error { return mayWrite(ctx, path) }
 		}
 		if b.Params.JobMetadata != nil {
 			req.Metadata, _ = json.Marshal(b.Params.JobMetadata)
 		}
 		for _, f := range b.Files {
-			tf := transfer.File{Sources: f.Sources, Destinations: f.Destinations, Checksum: f.Checksum, FileSize: f.FileSize}
+			tf := transfer.File{Sources: f.Sources, Destinations: f.Destinations, Checksum: f.Checksum, FileSize: f.FileSize, LFN: f.LFN}
 			if f.Metadata != nil {
 				tf.Metadata, _ = json.Marshal(f.Metadata)
 			}
@@ -308,6 +311,7 @@ func (s *Server) registerTransfers(api huma.API) {
 			Body     TransferCreated
 		}{status, base(ctx) + "/transfers/" + job.ID, TransferCreated{JobID: job.ID, Existed: existed, TransferJobItem: transferJobItem(ctx, job, nil)}}, nil
 	})
+	alsoAnswers(api, http.MethodPost, "/v1/transfers", http.StatusOK, "The job your deterministic id (params.sid) already names: nothing new was submitted")
 
 	huma.Register(api, public("transfer-schema", http.MethodGet, "/v1/transfers/schema", "The JSON Schema of a transfer submission", "transfers"),
 		func(ctx context.Context, in *struct{}) (*struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/gridflow/gridflow/dsl/testbed"
 	"github.com/gridflow/gridflow/engine/deploy"
 	"github.com/gridflow/gridflow/engine/hw"
+	"github.com/gridflow/gridflow/engine/jobs"
 	"github.com/gridflow/gridflow/engine/resv"
 	"github.com/gridflow/gridflow/engine/store"
 	"github.com/gridflow/gridflow/engine/transfer"
@@ -40,6 +41,11 @@ type Engine struct {
 	Deployments *deploy.Service
 	// Transfers submits and controls transfer jobs; its endpoints copy.
 	Transfers *transfer.Service
+	// Jobs submits and kills grid jobs and keeps their sandboxes.
+	Jobs *jobs.Service
+	// JobNodeLostAfter is how long a job's node may not answer before the
+	// job moves to another node (0: the activities' default).
+	JobNodeLostAfter time.Duration
 
 	drivers    driverCache
 	nodeStates nodeStatesCache
@@ -72,6 +78,7 @@ func New(st *store.Store, tc client.Client, logger *slog.Logger) *Engine {
 	e.Deployments = &deploy.Service{Store: st, Logger: logger, Testbed: e.Reservations.Testbed}
 	e.Transfers = &transfer.Service{Store: st, Logger: logger, Optimizer: optimizer.Default,
 		Endpoints: &storage.Endpoints{Nodes: e.nodeFiles}}
+	e.Jobs = &jobs.Service{Store: st, Logger: logger, Testbed: e.Reservations.Testbed, Sandboxes: &jobs.Sandboxes{Store: st}}
 	e.SetTemporal(tc)
 	return e
 }
@@ -82,6 +89,13 @@ func (e *Engine) SetTemporal(tc client.Client) {
 	e.Reservations.Temporal = tc
 	e.Deployments.Temporal = tc
 	e.Transfers.Temporal = tc
+	e.Jobs.Temporal = tc
+}
+
+// SetSandboxes says where grid job sandboxes are kept and how large one may
+// be (0: jobs.DefaultSandboxLimit).
+func (e *Engine) SetSandboxes(dir string, limit int64) {
+	e.Jobs.Sandboxes.Dir, e.Jobs.Sandboxes.Limit = dir, limit
 }
 
 // SetStoragePolicy says which file roots and http(s) hosts transfers may use.

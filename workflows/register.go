@@ -13,5 +13,6 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflow(Campaign)
 	RegisterDeployment(w)
 	RegisterTransfer(w)
+	RegisterJob(w)
 	w.RegisterWorkflowWithOptions(Reservation, workflow.RegisterOptions{Name: resv.WorkflowName})
 }

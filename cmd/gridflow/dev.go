@@ -6,11 +6,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gridflow/gridflow/dsl/units"
+	"github.com/gridflow/gridflow/engine"
 	"github.com/gridflow/gridflow/engine/embedded"
 )
 
@@ -26,7 +29,7 @@ func devCommand() *cli.Command {
 			stringFlag("testbed", "", "HCL testbed description (default: the built-in testbed)"),
 			&cli.StringFlag{Name: "agent-token", Usage: "bearer token of the gridflow agents of agent-driven clusters", EnvVars: []string{"GRIDFLOW_AGENT_TOKEN"}},
 			stringFlag("admin-token", "", "bearer token of the built-in admin user (default: generated once and kept in the data dir)"),
-		}, append(transferFlags, logFlags...)...),
+		}, slices.Concat(transferFlags, jobFlags, logFlags)...),
 		Action: runDev,
 	}
 }
@@ -98,6 +101,10 @@ func runDev(c *cli.Context) error {
 	opts := ts.ClientOptions()
 	opts.Logger = quietLogger(log)
 	r.temporal = opts
+	if err := configureJobs(c, prep.p.eng, filepath.Join(dataDir, "sandboxes")); err != nil {
+		prep.p.st.Close()
+		return err
+	}
 	run, err := r.start(ctx, prep.p)
 	if err != nil {
 		return err
@@ -149,4 +156,23 @@ func short(uid string) string {
 		return uid[:12]
 	}
 	return uid
+}
+
+// jobFlags say where grid job sandboxes are kept and how jobs watch nodes.
+var jobFlags = []cli.Flag{
+	stringFlag("sandbox-limit", "10MiB", "largest input or output sandbox of a grid job (the bytes of its files)"),
+	&cli.DurationFlag{Name: "job-node-lost-after", Value: 15 * time.Second, EnvVars: env("job-node-lost-after"),
+		Usage: "how long a grid job's node may not answer before the job moves to another node"},
+}
+
+// configureJobs applies jobFlags; dir is where sandboxes are kept.
+func configureJobs(c *cli.Context, eng *engine.Engine, dir string) error {
+	limit, err := units.ParseSize(c.String("sandbox-limit"))
+	if err != nil || limit <= 0 {
+		return fmt.Errorf("--sandbox-limit %q: give a size such as 10MiB", c.String("sandbox-limit"))
+	}
+	eng.SetSandboxes(dir, limit) // created with the first sandbox
+
+	eng.JobNodeLostAfter = c.Duration("job-node-lost-after")
+	return nil
 }

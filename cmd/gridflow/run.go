@@ -144,6 +144,18 @@ func maintenanceSchedule(ctx context.Context, c client.Client) error {
 	return nil
 }
 
+// downNodesEvery is how often a replica asks the nodes marked down whether
+// their agent answers again.
+const downNodesEvery = 10 * time.Second
+
+// missingEvery is how often a replica looks for reservations and campaigns
+// whose workflow was never started; missingGrace is how long after its
+// start (and its recording) one is left to its own submission.
+const (
+	missingEvery = 15 * time.Second
+	missingGrace = time.Minute
+)
+
 // running is a started role; stop it with shutdown.
 type running struct {
 	eng     *engine.Engine
@@ -203,6 +215,12 @@ func (r *role) start(ctx context.Context, p *prepared) (*running, error) {
 		p.st.Close()
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
+	// A node whose agent stopped answering is marked down; this notices when
+	// it answers again.
+	go p.eng.WatchDownNodes(ctx, downNodesEvery)
+	// A replica killed between recording a reservation or a campaign and
+	// starting its workflow leaves it waiting: any replica starts it.
+	go p.eng.StartMissingWorkflows(ctx, missingEvery, missingGrace)
 	go func() {
 		// Not needed to serve: keep it off the start-up path.
 		if err := maintenanceSchedule(ctx, tc); err != nil && ctx.Err() == nil {

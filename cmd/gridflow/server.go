@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -30,7 +31,8 @@ func serverCommand() *cli.Command {
 			stringFlag("testbed", "", "HCL testbed description (default: the built-in testbed); a changed file becomes a new version"),
 			&cli.StringFlag{Name: "agent-token", Usage: "bearer token of the gridflow agents of agent-driven clusters", EnvVars: []string{"GRIDFLOW_AGENT_TOKEN"}},
 			stringFlag("admin-token", "", "bearer token of the built-in admin user"),
-		}, append(transferFlags, logFlags...)...),
+			stringFlag("sandbox-dir", "./.gridflow-sandboxes", "directory of grid job sandboxes (content-addressed archives); replicas must share it"),
+		}, slices.Concat(transferFlags, jobFlags, logFlags)...),
 		Action: runServer,
 	}
 }
@@ -62,6 +64,10 @@ func runServer(c *cli.Context) error {
 	}
 	prep, err := r.prepare(ctx)
 	if err != nil {
+		return err
+	}
+	if err := configureJobs(c, prep.eng, absDir(c.String("sandbox-dir"))); err != nil {
+		prep.st.Close()
 		return err
 	}
 	run, err := r.start(ctx, prep)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -313,6 +314,81 @@ func TestTransfersWithRealBytes(t *testing.T) {
 		}
 	})
 
+	run("finished files are registered in the file catalogue", func(t *testing.T, alice, bob, admin apiClient) {
+		one, two := []byte("first replica bytes"), []byte("the other file, longer than the first")
+		lfn := "/xalice/lfn-run/one.dat"
+		_, j := alice.submitTransfer([]map[string]any{
+			xfile(write("lfn-one", one), "file://"+filepath.Join(dst, "lfn", "one"), map[string]any{"lfn": lfn, "checksum": adler(one)}),
+		}, map[string]any{"verify_checksum": true})
+		j = alice.waitTransfer(j.JobID, time.Minute, transferEnded)
+		if j.JobState != store.TransferFinished || j.Files[0].Reason != "" {
+			t.Fatalf("job %+v", j)
+		}
+		var attrs struct {
+			Owner    string
+			Size     int64
+			Checksum string
+			Replicas []struct{ URL, SE string }
+		}
+		b64 := base64.RawURLEncoding.EncodeToString([]byte(lfn))
+		if code := alice.do("GET", "/v1/filecatalogue/file/"+b64+"/attributes", nil, &attrs); code != 200 {
+			t.Fatalf("attributes of %s: %d", lfn, code)
+		}
+		if attrs.Owner != "xalice" || attrs.Size != int64(len(one)) || attrs.Checksum != adler(one) || len(attrs.Replicas) != 1 ||
+			attrs.Replicas[0].URL != "file://"+filepath.Join(dst, "lfn", "one") {
+			t.Fatalf("catalogue entry of %s: %+v", lfn, attrs)
+		}
+
+		// Bob may not register under /xalice: refused at submission, naming the field.
+		code, refused := bob.submitTransfer([]map[string]any{
+			xfile(write("lfn-bob", one), "file://"+filepath.Join(dst, "lfn", "bob"), map[string]any{"lfn": lfn}),
+		}, nil)
+		if code != 403 || len(refused.Errors) != 1 || refused.Errors[0].Location != "body.files[0].lfn" {
+			t.Fatalf("bob registering under /xalice: %d %+v", code, refused)
+		}
+		if code, bad := alice.submitTransfer([]map[string]any{
+			xfile(write("lfn-bad", one), "file://"+filepath.Join(dst, "lfn", "bad"), map[string]any{"lfn": "relative/name"}),
+		}, nil); code != 422 || len(bad.Errors) != 1 || bad.Errors[0].Location != "body.files[0].lfn" {
+			t.Fatalf("relative lfn: %d %+v", code, bad)
+		}
+
+		// Other bytes under the same name: copied and verified, not
+		// registered, and the file says why.
+		_, j = alice.submitTransfer([]map[string]any{
+			xfile(write("lfn-two", two), "file://"+filepath.Join(dst, "lfn", "two"), map[string]any{"lfn": lfn}),
+		}, nil)
+		j = alice.waitTransfer(j.JobID, time.Minute, transferEnded)
+		if j.JobState != store.TransferFinished || !strings.Contains(j.Files[0].Reason, "not registered in the file catalogue") {
+			t.Fatalf("conflicting registration: %+v", j)
+		}
+		alice.do("GET", "/v1/filecatalogue/file/"+b64+"/attributes", nil, &attrs)
+		if len(attrs.Replicas) != 1 || attrs.Size != int64(len(one)) {
+			t.Fatalf("a conflicting copy changed the catalogue entry: %+v", attrs)
+		}
+
+		// The logical name as a source: the catalogue's replicas are tried,
+		// and its checksum is what the copy is verified against.
+		copyDst := filepath.Join(dst, "lfn", "from-catalogue")
+		_, j = alice.submitTransfer([]map[string]any{xfile("lfn:"+lfn, "file://"+copyDst, nil)}, map[string]any{"verify_checksum": "both"})
+		j = alice.waitTransfer(j.JobID, time.Minute, transferEnded)
+		if got, _ := os.ReadFile(copyDst); j.JobState != store.TransferFinished || j.Files[0].DestChecksum != adler(one) || !bytes.Equal(got, one) {
+			t.Fatalf("copy from %s: %+v", lfn, j)
+		}
+		if code, nf := alice.submitTransfer([]map[string]any{xfile("lfn:/xalice/lfn-run/none", "file://"+copyDst+"2", nil)}, nil); code != 422 ||
+			len(nf.Errors) != 1 || nf.Errors[0].Location != "body.files[0].sources[0]" || !strings.Contains(nf.Errors[0].Message, "no file") {
+			t.Fatalf("unknown lfn source: %d %+v", code, nf)
+		}
+		// A replica whose bytes no longer match the catalogue fails verification.
+		if err := os.WriteFile(filepath.Join(dst, "lfn", "one"), bytes.ToUpper(one), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, j = alice.submitTransfer([]map[string]any{xfile("lfn:"+lfn, "file://"+copyDst+"3", nil)}, map[string]any{"verify_checksum": "both"})
+		j = alice.waitTransfer(j.JobID, time.Minute, transferEnded)
+		if j.JobState != store.TransferFailed || !strings.Contains(j.Files[0].Reason, "checksum") {
+			t.Fatalf("copy of a tampered replica: %+v", j)
+		}
+	})
+
 	run("wrong checksum fails at verification and leaves nothing", func(t *testing.T, alice, bob, admin apiClient) {
 		b := []byte("the real bytes")
 		dest := filepath.Join(dst, "wrong")
@@ -557,6 +633,15 @@ transfer "stage_out" {
   files {
     source      = "node://${reservation.exp.nodes[0]}/data/in"
     destination = %q
+    lfn         = "/xalice/campaign/out"
+  }
+}
+
+transfer "from_catalogue" {
+  depends_on = [transfer.stage_out]
+  files {
+    source      = "lfn:/xalice/campaign/out"
+    destination = %q
   }
 }
 
@@ -566,7 +651,7 @@ output "bytes" {
 output "checksum" {
   value = transfer.stage_in.files[0].checksum
 }
-`, in, sha(b), "file://"+out)
+`, in, sha(b), "file://"+out, "file://"+out+".again")
 		var it campaignResp
 		if code := alice.do("POST", "/v1/campaigns", map[string]any{"source": src, "filename": "data.hcl"}, &it); code != 201 {
 			t.Fatalf("submit: %d %+v", code, it)
@@ -577,6 +662,18 @@ output "checksum" {
 		}
 		if got, _ := os.ReadFile(out); !bytes.Equal(got, b) {
 			t.Fatal("the campaign's data came back changed")
+		}
+		// stage_out registered its copy; from_catalogue copied that replica.
+		var attrs struct {
+			Size     int64
+			Replicas []struct{ URL string }
+		}
+		if code := alice.do("GET", "/v1/filecatalogue/file/"+base64.RawURLEncoding.EncodeToString([]byte("/xalice/campaign/out"))+"/attributes", nil, &attrs); code != 200 ||
+			attrs.Size != int64(len(b)) || len(attrs.Replicas) != 1 || attrs.Replicas[0].URL != "file://"+out {
+			t.Fatalf("catalogue entry of the campaign's output: %d %+v", code, attrs)
+		}
+		if got, _ := os.ReadFile(out + ".again"); !bytes.Equal(got, b) {
+			t.Fatal("the copy from the catalogue's replica differs")
 		}
 		if string(done.Outputs["bytes"]) != fmt.Sprint(len(b)) || string(done.Outputs["checksum"]) != fmt.Sprintf("%q", sha(b)) {
 			t.Fatalf("outputs %s", done.Outputs)

@@ -45,10 +45,11 @@ const (
 	KindTransfer    Kind = "transfer"
 	KindContainer   Kind = "container"
 	KindRun         Kind = "run"
+	KindJob         Kind = "job"
 )
 
 // Kinds lists every step kind.
-var Kinds = []Kind{KindReservation, KindDeployment, KindTransfer, KindContainer, KindRun}
+var Kinds = []Kind{KindReservation, KindDeployment, KindTransfer, KindContainer, KindRun, KindJob}
 
 func (k Kind) valid() bool {
 	for _, x := range Kinds {

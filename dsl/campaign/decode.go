@@ -44,6 +44,8 @@ func decodeStep(st *Step, ctx *hcl.EvalContext, inv Inventory) (Spec, hcl.Diagno
 		out = d.container(b)
 	case KindRun:
 		out = d.run(b)
+	case KindJob:
+		out = d.job(b)
 	}
 	return out, append(diags, d.diags...)
 }

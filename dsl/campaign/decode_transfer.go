@@ -56,6 +56,14 @@ func (d *decoder) transfer(b *body) Spec {
 			f.checkURL(u, a.Expr.Range(), "destination")
 			tf.Destination = u
 		}
+		if lfn, a, ok := f.str("lfn"); ok {
+			if !strings.HasPrefix(lfn, "/") || strings.Contains(lfn, "//") || strings.HasSuffix(lfn, "/") {
+				f.errorf(a.Expr.Range(), "Invalid logical file name",
+					"%q is not a file of the catalogue: write /<user>/<dir>/<name>, as in \"/alice/exp/results.tar\".", lfn)
+			} else {
+				tf.LFN = lfn
+			}
+		}
 		if sum, a, ok := f.str("checksum"); ok {
 			algo, digest, hasDigest := strings.Cut(sum, ":")
 			algo = strings.ToLower(algo)
@@ -85,6 +93,21 @@ func (d *decoder) transfer(b *body) Spec {
 
 // checkURL checks an endpoint URL; node URLs name the host of a reserved node.
 func (b *body) checkURL(raw string, rng hcl.Range, what string) {
+	if what == "source" && strings.HasPrefix(strings.ToLower(raw), "lfn:") {
+		// A logical file name: the engine reads the file catalogue's
+		// replicas of it when the step runs.
+		if p := raw[len("lfn:"):]; !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || len(p) < 2 {
+			b.errorf(rng, "Invalid logical file name",
+				"%q is not a file of the catalogue: write lfn:/<user>/<dir>/<name>, as in \"lfn:/alice/exp/set.tar\".", raw)
+		}
+		return
+	}
+	if what == "destination" && strings.HasPrefix(strings.ToLower(raw), "lfn:") {
+		b.errorf(rng, "A logical file name is not a destination",
+			"Copy to a storage URL (%s) and register the copy in the file catalogue with lfn = %q in the files block.",
+			quotedList(TransferSchemes), raw[len("lfn:"):])
+		return
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" {
 		b.errorf(rng, "Invalid "+what+" URL",

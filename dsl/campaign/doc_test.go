@@ -30,7 +30,7 @@ func TestLanguageDocSnippets(t *testing.T) {
 	}
 	for _, construct := range []string{"variable \"", "locals {", "reservation \"", "deployment \"", "transfer \"",
 		"container \"", "run \"", "output \"", "depends_on", "count ", "for_each", "on_failure", "timeout", "validation {",
-		"retry {", "timeouts {", "files {", "init {"} {
+		"retry {", "timeouts {", "files {", "init {", "job \""} {
 		if !strings.Contains(all.String(), construct) {
 			t.Errorf("no example uses %q", construct)
 		}

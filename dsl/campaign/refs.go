@@ -26,7 +26,7 @@ type refScope struct {
 	static  bool   // a meta-argument fixed before the campaign starts
 }
 
-var refRoots = []string{"var", "local", "count", "each", "reservation", "deployment", "transfer", "container", "run"}
+var refRoots = []string{"var", "local", "count", "each", "reservation", "deployment", "transfer", "container", "run", "job"}
 
 // checkRefs checks every reference of expr against the declarations and the
 // scope, and returns the good ones.

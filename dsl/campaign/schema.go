@@ -15,6 +15,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "transfer", LabelNames: []string{"name"}},
 		{Type: "container", LabelNames: []string{"name"}},
 		{Type: "run", LabelNames: []string{"name"}},
+		{Type: "job", LabelNames: []string{"name"}},
 		{Type: "output", LabelNames: []string{"name"}},
 	},
 }
@@ -134,6 +135,7 @@ var stepSpecs = map[Kind]*blockSpec{
 			{name: "sources", ty: listOfString, example: `sources = ["http://a/set.tar", "http://b/set.tar"]`},
 			{name: "destination", ty: cty.String, required: true, example: `destination = "node://${reservation.exp.nodes[0]}/tmp/set.tar"`},
 			{name: "checksum", ty: cty.String, example: `checksum = "sha256"   # or "sha256:<hex digest>"`},
+			{name: "lfn", ty: cty.String, example: `lfn = "/alice/exp/results.tar"   # register the copy in the file catalogue`},
 		}},
 	}}).buildSchema(true),
 
@@ -158,6 +160,19 @@ var stepSpecs = map[Kind]*blockSpec{
 		{name: "nodes", ty: listOfString, example: `nodes = reservation.exp.nodes`},
 		{name: "container", ty: cty.String, example: `container = container.db.id`},
 		{name: "dir", ty: cty.String, example: `dir = "/tmp"`},
+	}}).buildSchema(true),
+
+	KindJob: (&blockSpec{name: "job", attrs: []attrSpec{
+		{name: "executable", ty: cty.String, required: true, example: `executable = "/bin/echo"   # or a file of the sandbox: "run.sh"`},
+		{name: "arguments", ty: cty.String, example: `arguments = "-n 4 input.dat"`},
+		{name: "sites", ty: listOfString, example: `sites = ["rennes", "lyon"]`},
+		{name: "cores", ty: cty.Number, example: `cores = 4`},
+		{name: "memory", ty: cty.String, example: `memory = "8GiB"`},
+		{name: "cputime", ty: anyType, example: `cputime = "2h"`},
+		{name: "env", ty: mapOfString, example: `env = { OMP_NUM_THREADS = "4" }`},
+		{name: "files", ty: mapOfString, example: `files = { "run.sh" = "#!/bin/sh\necho hi > result.txt" }`},
+		{name: "output_sandbox", ty: listOfString, example: `output_sandbox = ["result.txt"]`},
+		{name: "job_name", ty: cty.String, example: `job_name = "bench-4"`},
 	}}).buildSchema(true),
 }
 
@@ -188,6 +203,16 @@ var outputAttrs = map[Kind]map[string]cty.Type{
 		"id":    cty.String,
 		"node":  cty.String,
 		"image": cty.String,
+	},
+	KindJob: {
+		"id":             cty.String,
+		"status":         cty.String,
+		"exit_code":      cty.Number,
+		"stdout":         cty.String,
+		"stderr":         cty.String,
+		"site":           cty.String,
+		"node":           cty.String,
+		"output_sandbox": cty.String,
 	},
 	KindRun: {
 		"stdout":    cty.String,

@@ -174,6 +174,8 @@ type TransferFile struct {
 	ChecksumAlgorithm string
 	// Checksum is the expected hex digest, or "" to compare source and destination.
 	Checksum string
+	// LFN is the catalogue file the destination is registered as a replica of ("": none).
+	LFN string
 }
 
 // Kind implements Spec.
@@ -332,4 +334,37 @@ func isOneLine(s string) bool {
 		}
 	}
 	return true
+}
+
+// JobSpec is a grid job: the engine picks a node of its sites, stages the
+// files, runs the executable and brings its output back.
+type JobSpec struct {
+	pending
+	Executable    string
+	Arguments     string
+	Sites         []string
+	Cores         int
+	Memory        string
+	CPUTime       time.Duration
+	Env           map[string]string
+	Files         map[string]string // the input sandbox, by file name
+	OutputSandbox []string
+	JobName       string
+}
+
+// Kind implements Spec.
+func (*JobSpec) Kind() Kind { return KindJob }
+
+// Summary implements Spec.
+func (s *JobSpec) Summary() string {
+	cmd := oneLine(strings.TrimSpace(s.show("executable", s.Executable)+" "+s.show("arguments", s.Arguments)), 60)
+	where := "any site"
+	if _, pending := s.expr("sites"); pending || len(s.Sites) > 0 {
+		where = s.show("sites", strings.Join(s.Sites, ", "))
+	}
+	out := fmt.Sprintf("grid job `%s` on %s", cmd, where)
+	if len(s.Files) > 0 {
+		out += fmt.Sprintf(", %s staged", plural(len(s.Files), "file"))
+	}
+	return out
 }

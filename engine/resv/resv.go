@@ -201,8 +201,9 @@ func (e *Service) Submit(ctx context.Context, req ReservationRequest) (store.Res
 	if err != nil {
 		return store.Reservation{}, err
 	}
+	var started *serviceerror.WorkflowExecutionAlreadyStarted // by StartMissing, when this start was slow
 	if _, err := e.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: res.ID, TaskQueue: TaskQueue},
-		WorkflowName, Params{ID: res.ID, Start: res.StartAt, End: res.EndAt}); err != nil {
+		WorkflowName, Params{ID: res.ID, Start: res.StartAt, End: res.EndAt}); err != nil && !errors.As(err, &started) {
 		// Nothing half-created: without a workflow the reservation would hold nodes forever.
 		if derr := e.Store.DeleteReservation(context.WithoutCancel(ctx), res.ID); derr != nil {
 			e.Logger.Error("cannot undo a reservation whose workflow did not start", "reservation", res.ID, "err", derr)
@@ -216,6 +217,43 @@ func (e *Service) Submit(ctx context.Context, req ReservationRequest) (store.Res
 	}
 	res.CreatedAt, res.UpdatedAt = now.UTC(), now.UTC()
 	return res, nil
+}
+
+// StartMissing starts the workflows of waiting reservations that should
+// have started more than grace ago and have none. A reservation is recorded
+// and then its workflow started: a replica that dies between the two (killed
+// while Temporal was slow to answer) leaves a reservation that would wait
+// forever. Every replica calls this from time to time; a workflow is never
+// started twice (Temporal refuses a second one with the same id).
+func (e *Service) StartMissing(ctx context.Context, grace time.Duration) (int, error) {
+	now := time.Now()
+	waiting, _, err := e.Store.ListReservations(ctx, store.ReservationFilter{State: store.ResWaiting, To: now.Add(-grace)})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range waiting {
+		if r.CreatedAt.After(now.Add(-grace)) {
+			continue // its submission may still be starting it
+		}
+		if _, err := e.Temporal.DescribeWorkflowExecution(ctx, r.ID, ""); err == nil || !IsNotFound(err) {
+			if err != nil {
+				return n, err
+			}
+			continue
+		}
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		_, err := e.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: r.ID, TaskQueue: TaskQueue},
+			WorkflowName, Params{ID: r.ID, Start: r.StartAt, End: r.EndAt})
+		if err != nil && !errors.As(err, &started) {
+			return n, fmt.Errorf("start the workflow of reservation %s: %w", r.ID, err)
+		}
+		if err == nil {
+			n++
+			e.Logger.Warn("started the missing workflow of a reservation (its submission was cut short)", "reservation", r.ID)
+		}
+	}
+	return n, nil
 }
 
 func schedError(err error) error {

@@ -710,6 +710,36 @@ func (s *Store) DeleteCatalogFile(ctx context.Context, path string) error {
 	})
 }
 
+// DeleteCatalogDir removes an empty directory with its own metadata, as
+// DIRAC's removeDirectory does: a directory that still holds files or
+// subdirectories is a conflict (remove them first), and the root stays.
+func (s *Store) DeleteCatalogDir(ctx context.Context, path string) error {
+	path, err := CleanLFN(path)
+	if err != nil {
+		return err
+	}
+	if path == "/" {
+		return fmt.Errorf("store: the root directory cannot be removed: %w", ErrConflict)
+	}
+	return s.withCatalogLock(ctx, func(tx *sql.Tx) error {
+		if err := s.dirExists(ctx, tx, path); err != nil {
+			return err
+		}
+		var dirs, files int
+		if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM catalog_dirs WHERE parent = $1), (SELECT COUNT(*) FROM catalog_files WHERE dir = $1)`,
+			path).Scan(&dirs, &files); err != nil {
+			return fmt.Errorf("store: contents of %s: %w", path, err)
+		}
+		if dirs+files > 0 {
+			return fmt.Errorf("store: directory %s is not empty (%d subdirectories, %d files): remove them first: %w", path, dirs, files, ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_dirs WHERE path = $1`, path); err != nil {
+			return fmt.Errorf("store: delete directory %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
 // SetCatalogFileMetadata applies a change of a file's own metadata.
 func (s *Store) SetCatalogFileMetadata(ctx context.Context, path string, meta Metadata) (CatalogFile, error) {
 	path, err := CleanLFN(path)

@@ -10,7 +10,7 @@ import (
 )
 
 // latestVersion is the newest migration; bump it with each new migration.
-const latestVersion = 7
+const latestVersion = 9
 
 var (
 	tablesV1 = []string{"oauth_clients", "project_members", "projects", "settings", "tokens", "users"}
@@ -20,6 +20,7 @@ var (
 	tablesV5 = []string{"deployment_nodes", "deployments", "environments"}
 	tablesV6 = []string{"optimizer_evolution", "transfer_bans", "transfer_files", "transfer_jobs", "transfer_pairs"}
 	tablesV7 = []string{"catalog_dir_meta", "catalog_dirs", "catalog_file_meta", "catalog_files", "catalog_meta_keys", "catalog_replicas"}
+	tablesV8 = []string{"job_sandboxes", "jobs"}
 )
 
 // tables lists the tables of the store's schema, migrate's own excepted.
@@ -64,7 +65,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 		must(t, s.MigrateUp(ctx), "MigrateUp")
 		wantVersion(t, s, latestVersion)
-		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4, tablesV5, tablesV6, tablesV7)
+		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4, tablesV5, tablesV6, tablesV7, tablesV8)
 		must(t, s.MigrateUp(ctx), "MigrateUp again")
 		wantVersion(t, s, latestVersion)
 
@@ -92,7 +93,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 		must(t, s.MigrateUp(ctx), "MigrateUp after down")
 		wantVersion(t, s, latestVersion)
-		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4, tablesV5, tablesV6, tablesV7)
+		wantTables(t, s, tablesV1, tablesV2, tablesV3, tablesV4, tablesV5, tablesV6, tablesV7, tablesV8)
 		if _, err := s.GetUser(ctx, "alice"); err == nil {
 			t.Fatal("user survived a full down migration")
 		}

@@ -66,6 +66,7 @@ type TransferFile struct {
 	Checksum       string
 	FileSize       int64
 	Metadata       json.RawMessage
+	LFN            string // a catalogue file the destination becomes a replica of ("": none)
 	State, Reason  string
 	Retries        int
 	Bytes          int64
@@ -105,14 +106,14 @@ func scanTransferJob(row rowScanner) (TransferJob, error) {
 	return j, err
 }
 
-const tfColumns = `job_id, file_index, sources, destination, source_se, dest_se, checksum, filesize, metadata, state, reason, retries, bytes, source_used, source_checksum, dest_checksum, throughput, not_before, started_at, finished_at, updated_at`
+const tfColumns = `job_id, file_index, sources, destination, source_se, dest_se, checksum, filesize, metadata, state, reason, retries, bytes, source_used, source_checksum, dest_checksum, throughput, not_before, started_at, finished_at, updated_at, lfn`
 
 func scanTransferFile(row rowScanner) (TransferFile, error) {
 	var f TransferFile
 	var sources, meta string
 	err := row.Scan(&f.JobID, &f.Index, &sources, &f.Destination, &f.SourceSE, &f.DestSE, &f.Checksum, &f.FileSize, &meta, &f.State, &f.Reason,
 		&f.Retries, &f.Bytes, &f.SourceUsed, &f.SourceChecksum, &f.DestChecksum, &f.Throughput,
-		optTimeCol{&f.NotBefore}, optTimeCol{&f.StartedAt}, optTimeCol{&f.FinishedAt}, timeCol{&f.UpdatedAt})
+		optTimeCol{&f.NotBefore}, optTimeCol{&f.StartedAt}, optTimeCol{&f.FinishedAt}, timeCol{&f.UpdatedAt}, &f.LFN)
 	if err != nil {
 		return f, err
 	}
@@ -174,8 +175,8 @@ func (s *Store) InsertTransferJob(ctx context.Context, j TransferJob, files []Tr
 		if err != nil {
 			return fmt.Errorf("store: insert transfer %s: %w", j.ID, err)
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO transfer_files (job_id, file_index, sources, destination, source_se, dest_se, checksum, filesize, metadata, state, updated_at, priority)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO transfer_files (job_id, file_index, sources, destination, source_se, dest_se, checksum, filesize, metadata, state, updated_at, priority, lfn)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`)
 		if err != nil {
 			return fmt.Errorf("store: insert files of transfer %s: %w", j.ID, err)
 		}
@@ -186,7 +187,7 @@ func (s *Store) InsertTransferJob(ctx context.Context, j TransferJob, files []Tr
 			if held != nil && held(f.SourceSE, f.DestSE) {
 				state = TransferOnHold
 			}
-			if _, err := stmt.ExecContext(ctx, j.ID, i, string(src), f.Destination, f.SourceSE, f.DestSE, f.Checksum, f.FileSize, rawOrNull(f.Metadata), state, s.ts(now), j.Priority); err != nil {
+			if _, err := stmt.ExecContext(ctx, j.ID, i, string(src), f.Destination, f.SourceSE, f.DestSE, f.Checksum, f.FileSize, rawOrNull(f.Metadata), state, s.ts(now), j.Priority, f.LFN); err != nil {
 				return fmt.Errorf("store: insert file %d of transfer %s: %w", i, j.ID, err)
 			}
 		}

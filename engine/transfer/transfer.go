@@ -59,6 +59,9 @@ type File struct {
 	Checksum     string
 	FileSize     int64
 	Metadata     json.RawMessage
+	// LFN names a file of the catalogue: once copied and verified, the
+	// destination is registered as one of its replicas.
+	LFN string
 }
 
 // Request is a checked-by-type submission.
@@ -77,6 +80,9 @@ type Request struct {
 	// AllowNode says whether the submitter may use node:// storage on a
 	// node (nil: any node).
 	AllowNode func(ctx context.Context, node string) error
+	// AllowLFN says whether the submitter may register replicas of a
+	// catalogue path (nil: any path).
+	AllowLFN func(path string) error
 }
 
 // FieldError is a submission refused because of one field.
@@ -219,11 +225,24 @@ func (s *Service) check(ctx context.Context, r Request, banned map[string]store.
 				return nil, invalid(loc+".checksum", f.Checksum, "%v", err)
 			}
 		}
+		sources, catSum, catSize, err := s.resolveLFNSources(ctx, loc, f.Sources)
+		if err != nil {
+			return nil, err
+		}
+		if sum.IsZero() && catSum != "" {
+			// The catalogue knows the bytes: verify them against it.
+			if sum, err = checksum.Parse(catSum); err != nil {
+				sum = checksum.Sum{}
+			}
+		}
+		if f.FileSize == 0 {
+			f.FileSize = catSize
+		}
 		if err := r.Verify.Check(sum); err != nil {
 			return nil, invalid(loc+".checksum", f.Checksum, "%v", err)
 		}
-		urls := make([]string, 0, len(f.Sources)+1)
-		urls = append(urls, f.Sources...)
+		urls := make([]string, 0, len(sources)+1)
+		urls = append(urls, sources...)
 		urls = append(urls, f.Destinations[0])
 		var parsed []storage.URL
 		for k, raw := range urls {
@@ -258,18 +277,71 @@ func (s *Service) check(ctx context.Context, r Request, banned map[string]store.
 			}
 			parsed = append(parsed, u)
 		}
-		srcs := make([]string, len(f.Sources))
-		for k := range f.Sources {
+		srcs := make([]string, len(sources))
+		for k := range sources {
 			srcs[k] = parsed[k].String()
 		}
 		dst := parsed[len(parsed)-1]
+		lfn := ""
+		if f.LFN != "" {
+			var err error
+			if lfn, err = store.CleanLFN(f.LFN); err != nil || lfn == "/" {
+				return nil, invalid(loc+".lfn", f.LFN, "not a catalogue file path: write /USER/dir/name")
+			}
+			if r.AllowLFN != nil {
+				if err := r.AllowLFN(lfn); err != nil {
+					return nil, &FieldError{Status: 403, Location: loc + ".lfn", Value: f.LFN, Message: err.Error()}
+				}
+			}
+		}
 		if r.Multihop && i > 0 && out[i-1].Destination != srcs[0] {
 			return nil, invalid(loc+".sources[0]", f.Sources[0], "multihop: hop %d must start where hop %d ended (%s)", i, i-1, out[i-1].Destination)
 		}
 		out[i] = store.TransferFile{Index: i, Sources: srcs, Destination: dst.String(), SourceSE: parsed[0].StorageElement(), DestSE: dst.StorageElement(),
-			Checksum: sum.String(), FileSize: f.FileSize, Metadata: f.Metadata}
+			Checksum: sum.String(), FileSize: f.FileSize, Metadata: f.Metadata, LFN: lfn}
 	}
 	return out, nil
+}
+
+// LFNPrefix marks a source that names a file of the catalogue, as DIRAC
+// writes logical file names: "lfn:/alice/run1/set.tar".
+const LFNPrefix = "lfn:"
+
+// resolveLFNSources replaces each "lfn:" source by the replicas the file
+// catalogue lists for it, in their order, and returns the catalogue's
+// checksum and size of the first such file (so that the copy is verified
+// against what the catalogue says). Other sources are kept as they are.
+func (s *Service) resolveLFNSources(ctx context.Context, loc string, sources []string) (out []string, sum string, size int64, err error) {
+	for k, src := range sources {
+		if !strings.HasPrefix(strings.ToLower(src), LFNPrefix) {
+			out = append(out, src)
+			continue
+		}
+		field := fmt.Sprintf("%s.sources[%d]", loc, k)
+		path, cerr := store.CleanLFN(src[len(LFNPrefix):])
+		if cerr != nil {
+			return nil, "", 0, invalid(field, src, "not a catalogue file: write lfn:/USER/dir/name")
+		}
+		cf, gerr := s.Store.GetCatalogFile(ctx, path)
+		switch {
+		case errors.Is(gerr, store.ErrNotFound):
+			return nil, "", 0, invalid(field, src, "the file catalogue has no file %s", path)
+		case gerr != nil:
+			return nil, "", 0, gerr
+		case len(cf.Replicas) == 0:
+			return nil, "", 0, invalid(field, src, "the file catalogue lists no replica of %s", path)
+		}
+		for _, r := range cf.Replicas {
+			out = append(out, r.URL)
+		}
+		if sum == "" && size == 0 {
+			sum, size = cf.Checksum, cf.Size
+		}
+	}
+	if len(out) > MaxSources {
+		out = out[:MaxSources]
+	}
+	return out, sum, size, nil
 }
 
 // Cancel cancels a job: its queued files at once, its running copies as

@@ -21,6 +21,12 @@ transfer "bad" {
     destination = "node:///tmp/c.tar"
   }
 
+  files {
+    sources     = ["lfn:/alice/ok.tar", "lfn:alice/relative.tar"]
+    destination = "lfn:/alice/copy.tar"
+    lfn         = "alice/relative.tar"
+  }
+
   priority = 9
 }
 

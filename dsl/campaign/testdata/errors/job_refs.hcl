@@ -1,0 +1,7 @@
+job "missing" {
+  arguments = "no executable"
+}
+
+output "status" {
+  value = job.missing.state
+}

@@ -1,0 +1,1 @@
+ALTER TABLE transfer_files DROP COLUMN lfn;

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS job_sandboxes;
+DROP TABLE IF EXISTS jobs;

@@ -478,6 +478,64 @@ type JobCollected struct {
 	Missing, Skipped []string `json:",omitempty"`
 	// Truncated: stdout or stderr holds only the end of a longer stream.
 	Truncated bool `json:",omitempty"`
+	// OutputData: the manifest names files to register in the catalogue
+	// (JobRegisterOutputs does it once the job is Done).
+	OutputData bool `json:",omitempty"`
+}
+
+// JobRegistered is what JobRegisterOutputs did: the catalogue files it
+// registered, and a note for each output it could not.
+type JobRegistered struct {
+	Registered []string `json:",omitempty"`
+	Notes      []string `json:",omitempty"`
+}
+
+// JobRegisterOutputs registers the OutputData files of a Done attempt in
+// the file catalogue, under OutputPath, each with its copy on the node as
+// replica, size and adler32 checksum. Registering again changes nothing, so
+// a retried activity is harmless; a file the job did not write, or a
+// catalogue file of other bytes, is a note, not a failure of the job.
+func (a *JobActivities) JobRegisterOutputs(ctx context.Context, id string, attempt int, pl JobPlacement) (JobRegistered, error) {
+	j, m, err := a.manifest(ctx, id)
+	if err != nil {
+		return JobRegistered{}, err
+	}
+	if err := a.update(ctx, id, store.JobUpdate{MinorStatus: store.Str("Uploading Output Data")}); err != nil {
+		return JobRegistered{}, err
+	}
+	drivers, err := a.Drivers(ctx)
+	if err != nil {
+		return JobRegistered{}, err
+	}
+	d, err := drivers.For(pl.Node)
+	if err != nil {
+		return JobRegistered{}, nonRetryable(err, "NoDriver")
+	}
+	dir := cmpOr(m.OutputPath, "/"+j.Owner+"/jobs/"+id)
+	var res JobRegistered
+	for _, name := range m.OutputData {
+		activity.RecordHeartbeat(ctx, name)
+		file := jobs.WorkDir(id, attempt) + "/" + name
+		fi, err := d.Stat(ctx, pl.Node, file, "adler32")
+		if hw.KindOf(err) == hw.NotFound {
+			res.Notes = append(res.Notes, "output data "+name+" not written by the job")
+			continue
+		}
+		if err != nil {
+			return JobRegistered{}, collectError(err)
+		}
+		lfn := dir + "/" + name
+		err = a.Store.RegisterReplica(ctx, lfn, "node://"+pl.Node+"/"+file, fi.Size, fi.Checksum)
+		switch {
+		case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrInvalid):
+			res.Notes = append(res.Notes, "output data "+name+" not registered as "+lfn+": "+strings.TrimPrefix(err.Error(), "store: "))
+		case err != nil:
+			return JobRegistered{}, err
+		default:
+			res.Registered = append(res.Registered, lfn)
+		}
+	}
+	return res, nil
 }
 
 // JobCollect packs stdout, stderr and the declared output files of an
@@ -557,6 +615,7 @@ func (a *JobActivities) JobCollect(ctx context.Context, id string, attempt int, 
 	if col.SHA256, _, err = w.Commit(ctx); err != nil {
 		return JobCollected{}, err
 	}
+	col.OutputData = len(m.OutputData) > 0
 	return col, a.update(ctx, id, store.JobUpdate{OutputSandbox: &col.SHA256})
 }
 

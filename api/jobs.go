@@ -37,7 +37,9 @@ type GridJobManifest struct {
 	InputSandbox  []string          `json:"InputSandbox,omitempty" maxItems:"1000" doc:"Files sent with the job (multipart parts), put in its working directory"`
 	OutputSandbox []string          `json:"OutputSandbox,omitempty" maxItems:"1000" doc:"Files of its working directory to bring back, beside std.out and std.err"`
 	// MaxReschedules bounds the moves to another node.
-	MaxReschedules *int `json:"MaxReschedules,omitempty" minimum:"0" maximum:"10" doc:"Moves to another node when the node dies while the job runs (default 3)"`
+	MaxReschedules *int     `json:"MaxReschedules,omitempty" minimum:"0" maximum:"10" doc:"Moves to another node when the node dies while the job runs (default 3)"`
+	OutputData     []string `json:"OutputData,omitempty" maxItems:"1000" doc:"Files of its working directory to register in the file catalogue once the job is Done, under OutputPath, with their copy on the node as replica"`
+	OutputPath     string   `json:"OutputPath,omitempty" maxLength:"4096" doc:"Catalogue directory of OutputData (under /YOUR_NAME); default /YOUR_NAME/jobs/JOB_ID" example:"/alice/run1"`
 }
 
 // GridJobItem is a grid job as the API shows it, with DIRAC's attribute names.

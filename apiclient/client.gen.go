@@ -1830,6 +1830,14 @@ type GridJobManifest struct {
 	// Example: 1GiB
 	Memory *string `json:"Memory,omitempty"`
 
+	// OutputData Files of its working directory to register in the file catalogue once the job is Done, under OutputPath, with their copy on the node as replica
+	OutputData *[]string `json:"OutputData,omitempty"`
+
+	// OutputPath Catalogue directory of OutputData (under /YOUR_NAME); default /YOUR_NAME/jobs/JOB_ID
+	//
+	// Example: /alice/run1
+	OutputPath *string `json:"OutputPath,omitempty"`
+
 	// OutputSandbox Files of its working directory to bring back, beside std.out and std.err
 	OutputSandbox *[]string `json:"OutputSandbox,omitempty"`
 

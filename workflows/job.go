@@ -125,6 +125,10 @@ func GridJob(ctx workflow.Context, p JobParams) (JobResult, error) {
 	}
 }
 
+// outputDataChange versions the registration of a Done job's OutputData in
+// the file catalogue after its output sandbox.
+const outputDataChange = "job-output-data"
+
 // collect brings the output sandbox back and ends the job after its run.
 func collect(ctx, short workflow.Context, a *activities.JobActivities, id string, attempt int, pl activities.JobPlacement, run activities.JobRunResult,
 	end func(state, minor, reason string, exit *int) (JobResult, error), killed func() (JobResult, error), canceled func(error) bool) (JobResult, error) {
@@ -146,6 +150,19 @@ func collect(ctx, short workflow.Context, a *activities.JobActivities, id string
 	}
 	if col.Truncated {
 		notes = append(notes, "stdout or stderr truncated to their last bytes")
+	}
+	// A Done job's OutputData goes to the file catalogue; older histories
+	// never registered any.
+	if v := workflow.GetVersion(ctx, outputDataChange, workflow.DefaultVersion, 1); v >= 1 && col.OutputData && !run.TimedOut && exit == 0 {
+		var reg activities.JobRegistered
+		err := workflow.ExecuteActivity(short, a.JobRegisterOutputs, id, attempt, pl).Get(ctx, &reg)
+		switch {
+		case canceled(err):
+			return killed()
+		case err != nil:
+			notes = append(notes, "output data not registered: "+errorMessage(err))
+		}
+		notes = append(notes, reg.Notes...)
 	}
 	note := ""
 	for i, n := range notes {

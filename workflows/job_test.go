@@ -76,6 +76,40 @@ func TestGridJobRunsToDone(t *testing.T) {
 	}
 }
 
+// A Done job whose manifest names OutputData registers it after its output
+// sandbox; what could not be registered is in the reason, and the job is
+// Done all the same. A failed job registers nothing.
+func TestGridJobRegistersOutputData(t *testing.T) {
+	for _, tc := range []struct {
+		exit       int
+		registered bool
+	}{{0, true}, {3, false}} {
+		var s testsuite.WorkflowTestSuite
+		env := s.NewTestWorkflowEnvironment()
+		var a *activities.JobActivities
+		env.OnActivity(a.JobReserve, mock.Anything, "j1", 0).Return(activities.JobPlacement{Site: "s", Node: "n-1", Reservation: "r-1", Walltime: time.Hour}, nil)
+		env.OnActivity(a.JobRun, mock.Anything, "j1", 0, mock.Anything).Return(activities.JobRunResult{ExitCode: tc.exit}, nil)
+		env.OnActivity(a.JobCollect, mock.Anything, "j1", 0, mock.Anything).Return(activities.JobCollected{SHA256: strings.Repeat("a", 64), OutputData: true}, nil)
+		registered := false
+		env.OnActivity(a.JobRegisterOutputs, mock.Anything, "j1", 0, mock.Anything).Return(func(context.Context, string, int, activities.JobPlacement) (activities.JobRegistered, error) {
+			registered = true
+			return activities.JobRegistered{Registered: []string{"/u/jobs/j1/a.dat"}, Notes: []string{"output data b.dat not written by the job"}}, nil
+		})
+		env.OnActivity(a.JobEnd, mock.Anything, "j1", "r-1", mock.Anything).Return(nil)
+		env.ExecuteWorkflow(GridJob, JobParams{ID: "j1"})
+		var res JobResult
+		if err := env.GetWorkflowResult(&res); err != nil {
+			t.Fatal(err)
+		}
+		if registered != tc.registered {
+			t.Fatalf("exit %d: registered = %v", tc.exit, registered)
+		}
+		if tc.registered && (res.State != store.JobDone || !strings.Contains(res.Reason, "b.dat not written")) {
+			t.Fatalf("exit %d: result %+v", tc.exit, res)
+		}
+	}
+}
+
 func TestGridJobFailsOnExitCode(t *testing.T) {
 	je := newJobEnv(t, []activities.JobRunResult{{ExitCode: 3}}, 3)
 	res := je.run(t)

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -224,7 +225,7 @@ site "sim" {
 	files := map[string]string{"run.sh": script, "input.txt": "some input\n"}
 	code, j := alice.submitJob(map[string]any{"Executable": "run.sh", "Arguments": "'hello there' world", "JobName": "upper",
 		"Sites": []string{"grid"}, "Environment": map[string]string{"GREETING": "bonjour"}, "CPUTime": 60,
-		"OutputSandbox": []string{"result.txt", "missing.txt"}}, files)
+		"OutputSandbox": []string{"result.txt", "missing.txt"}, "OutputData": []string{"result.txt"}, "OutputPath": "/alice/upper"}, files)
 	if code != 201 || j.Status != store.JobReceived || j.InputSandbox == "" {
 		t.Fatalf("submit = %d %+v", code, j)
 	}
@@ -242,6 +243,20 @@ site "sim" {
 	}
 	if in := alice.sandbox(j.JobID, "inputsandbox"); in["run.sh"] != script || in["input.txt"] != files["input.txt"] || len(in) != 2 {
 		t.Fatalf("input sandbox: %q", in)
+	}
+	// OutputData is in the file catalogue, its replica the file on the node.
+	var attrs struct {
+		Size     int64
+		Checksum string
+		Replicas []struct{ URL string }
+	}
+	if code := alice.do("GET", "/v1/filecatalogue/file/"+base64.RawURLEncoding.EncodeToString([]byte("/alice/upper/result.txt"))+"/attributes", nil, &attrs); code != 200 ||
+		attrs.Size != int64(len("SOME INPUT\n")) || !strings.HasPrefix(attrs.Checksum, "adler32:") || len(attrs.Replicas) != 1 ||
+		attrs.Replicas[0].URL != "node://"+done.Node+"/jobs/"+j.JobID+"/0/result.txt" {
+		t.Fatalf("catalogue entry of the job's output data: %d %+v", code, attrs)
+	}
+	if code, refused := bob.submitJob(map[string]any{"Executable": "/bin/true", "Sites": []string{"grid"}, "OutputData": []string{"x"}, "OutputPath": "/alice/steal"}, nil); code != 403 {
+		t.Fatalf("bob registering under /alice: %d %+v", code, refused)
 	}
 	// The files are real files of the agent that ran the job.
 	written, err := os.ReadFile(filepath.Join(agents[done.Node].dir, "files", "jobs", j.JobID, "0", "result.txt"))

@@ -18,6 +18,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -119,6 +120,10 @@ func (s *Service) Submit(ctx context.Context, r Request) (store.Job, error) {
 	m := r.Manifest
 	if _, err := m.Normalize(tb); err != nil {
 		return store.Job{}, err
+	}
+	if home := "/" + r.Owner; m.OutputPath != "" && !r.Admin && m.OutputPath != home && !strings.HasPrefix(m.OutputPath, home+"/") {
+		return store.Job{}, &FieldError{Status: 403, Location: "body.OutputPath", Value: m.OutputPath,
+			Message: fmt.Sprintf("you may register files in the catalogue only under %s", home)}
 	}
 	if m.Project != "" && !r.Admin && !slices.Contains(r.Projects, m.Project) {
 		return store.Job{}, &FieldError{Status: 403, Location: "body.Project", Value: m.Project, Message: "you are not a member of project " + m.Project}

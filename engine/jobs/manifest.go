@@ -12,6 +12,7 @@ import (
 	"github.com/gridflow/gridflow/dsl/testbed"
 	"github.com/gridflow/gridflow/dsl/units"
 	"github.com/gridflow/gridflow/engine/hw"
+	"github.com/gridflow/gridflow/engine/store"
 )
 
 // Manifest is what a user asks of a job, in DIRAC's words. Sizes are strings
@@ -41,6 +42,14 @@ type Manifest struct {
 	OutputSandbox []string `json:"OutputSandbox,omitempty"`
 	// MaxReschedules bounds the moves to another node when a node dies.
 	MaxReschedules *int `json:"MaxReschedules,omitempty"`
+	// OutputData names files of the working directory to register in the
+	// file catalogue once the job is Done, under OutputPath, each with its
+	// copy on the node as replica (DIRAC's OutputData, the node being the
+	// storage element).
+	OutputData []string `json:"OutputData,omitempty"`
+	// OutputPath is the catalogue directory of OutputData; default
+	// /<owner>/jobs/<job id>.
+	OutputPath string `json:"OutputPath,omitempty"`
 }
 
 // Limits of a manifest.
@@ -169,6 +178,16 @@ func (m *Manifest) Normalize(tb *testbed.Testbed) (Requirements, error) {
 	}
 	if m.OutputSandbox, err = fileNames("body.OutputSandbox", m.OutputSandbox); err != nil {
 		return req, err
+	}
+	if m.OutputData, err = fileNames("body.OutputData", m.OutputData); err != nil {
+		return req, err
+	}
+	if m.OutputPath != "" {
+		p, err := store.CleanLFN(m.OutputPath)
+		if err != nil || p == "/" {
+			return req, invalid("body.OutputPath", m.OutputPath, "not a catalogue directory: write /USER/dir")
+		}
+		m.OutputPath = p
 	}
 	for i, n := range m.OutputSandbox {
 		if n == StdoutName || n == StderrName {

@@ -388,7 +388,9 @@ func (a *Activities) Reserve(ctx context.Context, id, address string, act Reserv
 	if err != nil {
 		return nil, err
 	}
-	for {
+	// A reservation of free nodes runs within tens of milliseconds: look
+	// often at first, then every 250 ms while it waits for its nodes.
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		activity.RecordHeartbeat(ctx, r.State)
 		switch r.State {
 		case store.ResRunning:
@@ -399,7 +401,7 @@ func (a *Activities) Reserve(ctx context.Context, id, address string, act Reserv
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(wait):
 		}
 		if r, err = a.Store.GetReservation(ctx, r.ID); err != nil {
 			return nil, err

@@ -678,6 +678,20 @@ func containerOps(drivers *hw.Drivers, node, ctr string) (procOps, error) {
 	}, nil
 }
 
+// stepEnds reports whether an activity's context ended because its step
+// does (the workflow canceled it, or the attempt's own timeout passed),
+// rather than because this attempt was lost: the SDK also ends the context
+// when a heartbeat does not reach Temporal in time or Temporal no longer
+// knows the attempt. A lost attempt is retried, and the retry finds the
+// process by its id: killing it would fail the step for nothing.
+func stepEnds(ctx context.Context) bool {
+	if temporal.IsCanceledError(context.Cause(ctx)) {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
 // runOn starts the process (idempotently) and waits for its end.
 func runOn(ctx context.Context, d procOps, spec hw.ProcessSpec) (runResult, error) {
 	p, err := d.Start(ctx, spec)
@@ -693,7 +707,9 @@ func runOn(ctx context.Context, d procOps, spec hw.ProcessSpec) (runResult, erro
 				// The worker is stopping, not the step: leave the process
 				// running; the retried attempt finds it by its id.
 			default:
-				_, _ = d.Kill(context.WithoutCancel(ctx), spec.ID)
+				if stepEnds(ctx) {
+					_, _ = d.Kill(context.WithoutCancel(ctx), spec.ID)
+				}
 			}
 			return runResult{}, ctx.Err()
 		case <-time.After(wait):

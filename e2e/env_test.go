@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	dockernetwork "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
@@ -30,6 +31,8 @@ const (
 	cluster   = "lab"
 	apiPort   = "8080/tcp"
 	agentPort = "7070/tcp"
+	// temporalPort is the engine's embedded Temporal frontend (gRPC).
+	temporalPort = "7233/tcp"
 )
 
 // testbed is one test's world: a private network, an engine container and
@@ -96,6 +99,19 @@ func hostConfig(hc *container.HostConfig) {
 // startTestbed starts the network, n agents and the engine, in parallel.
 func startTestbed(t *testing.T, n int) *testbed {
 	t.Helper()
+	return startTestbedWith(t, n, testbedOptions{})
+}
+
+// testbedOptions change what startTestbedWith starts.
+type testbedOptions struct {
+	// exposeTemporal maps the engine's embedded Temporal frontend (7233) to
+	// 127.0.0.1, for tests that use it as an external Temporal server.
+	exposeTemporal bool
+}
+
+// startTestbedWith is startTestbed with options.
+func startTestbedWith(t *testing.T, n int, opts testbedOptions) *testbed {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	started := time.Now()
@@ -143,6 +159,10 @@ func startTestbed(t *testing.T, n int) *testbed {
 			}
 		}()
 	}
+	enginePorts := []string{apiPort}
+	if opts.exposeTemporal {
+		enginePorts = append(enginePorts, temporalPort)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -153,7 +173,7 @@ func startTestbed(t *testing.T, n int) *testbed {
 				"--testbed", "/testbed.hcl", "--admin-token", tb.adminToken, "--agent-token", tb.agentToken),
 			testcontainers.WithFiles(testcontainers.ContainerFile{
 				Reader: strings.NewReader(testbedHCL(tb.nodes)), ContainerFilePath: "/testbed.hcl", FileMode: 0o644}),
-			testcontainers.WithExposedPorts(apiPort),
+			testcontainers.WithExposedPorts(enginePorts...),
 			testcontainers.WithHostConfigModifier(hostConfig),
 			testcontainers.WithLabels(map[string]string{"gridflow.e2e.test": t.Name(), "gridflow.e2e.role": "engine"}),
 			testcontainers.WithWaitStrategy(wait.ForHTTP("/readyz").WithPort(apiPort).
@@ -263,6 +283,64 @@ func (tb *testbed) stopAgent(node string) {
 	zero := time.Duration(0)
 	if err := tb.agents[node].Stop(ctx, &zero); err != nil {
 		tb.t.Fatalf("stopping agent %s: %v", node, err)
+	}
+}
+
+// dockerClient is a Docker client for fault injection; closed with the test.
+func dockerClient(t *testing.T) *testcontainers.DockerClient {
+	t.Helper()
+	dc, err := testcontainers.NewDockerClientWithOpts(context.Background())
+	if err != nil {
+		t.Fatalf("docker client: %v", err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	return dc
+}
+
+// cutAgent takes a node's agent container off the network, the way the
+// fault named by how does: "disconnect" (docker network disconnect: its
+// alias no longer resolves, connections fail at once) or "pause" (docker
+// pause: the kernel still accepts connections, nothing answers them).
+func (tb *testbed) cutAgent(node, how string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dc := dockerClient(tb.t)
+	id := tb.agents[node].GetContainerID()
+	var err error
+	switch how {
+	case "disconnect":
+		_, err = dc.NetworkDisconnect(ctx, tb.nw.ID, client.NetworkDisconnectOptions{Container: id, Force: true})
+	case "pause":
+		_, err = dc.ContainerPause(ctx, id, client.ContainerPauseOptions{})
+	default:
+		tb.t.Fatalf("cutAgent: unknown fault %q (disconnect or pause)", how)
+	}
+	if err != nil {
+		tb.t.Fatalf("%s agent %s: %v", how, node, err)
+	}
+}
+
+// healAgent undoes cutAgent: the container is back on the network under its
+// alias, or running again.
+func (tb *testbed) healAgent(node, how string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dc := dockerClient(tb.t)
+	id := tb.agents[node].GetContainerID()
+	var err error
+	switch how {
+	case "disconnect":
+		_, err = dc.NetworkConnect(ctx, tb.nw.ID, client.NetworkConnectOptions{Container: id,
+			EndpointConfig: &dockernetwork.EndpointSettings{Aliases: []string{node}}})
+	case "pause":
+		_, err = dc.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{})
+	default:
+		tb.t.Fatalf("healAgent: unknown fault %q (disconnect or pause)", how)
+	}
+	if err != nil {
+		tb.t.Fatalf("undo %s of agent %s: %v", how, node, err)
 	}
 }
 
@@ -396,12 +474,13 @@ type step struct {
 }
 
 type campaign struct {
-	UID     string                     `json:"uid"`
-	State   string                     `json:"state"`
-	Reason  string                     `json:"reason"`
-	Steps   []step                     `json:"steps"`
-	Outputs map[string]json.RawMessage `json:"outputs"`
-	Detail  string                     `json:"detail"`
+	UID      string                     `json:"uid"`
+	Filename string                     `json:"filename"`
+	State    string                     `json:"state"`
+	Reason   string                     `json:"reason"`
+	Steps    []step                     `json:"steps"`
+	Outputs  map[string]json.RawMessage `json:"outputs"`
+	Detail   string                     `json:"detail"`
 }
 
 func (c campaign) step(address string) (step, bool) {
@@ -483,6 +562,7 @@ func (tb *testbed) waitStepRunning(id, address string, within time.Duration) {
 
 type reservation struct {
 	UID     string    `json:"uid"`
+	Name    string    `json:"name"`
 	State   string    `json:"state"`
 	Reason  string    `json:"reason"`
 	Nodes   []string  `json:"nodes"`

@@ -13,11 +13,12 @@ import (
 // activity registered; the caller starts and stops it.
 func (e *Engine) NewWorker() worker.Worker {
 	w := worker.New(e.Temporal, TaskQueue, worker.Options{
-		// Long activities (a deployment's write, a command) learn of a
-		// cancel only in a heartbeat's answer: the SDK's default holds
-		// heartbeats back to 80% of their timeout (16 s for 20 s), so a
-		// DELETE would take that long to reach the nodes.
-		MaxHeartbeatThrottleInterval: 2 * time.Second,
+		// MaxHeartbeatThrottleInterval stays the SDK's default (80% of an
+		// activity's heartbeat timeout): the SDK also gives up a heartbeat
+		// call after that long and cancels the activity, so a short one
+		// (2 s was tried) canceled commands on a loaded Temporal, found by
+		// the e2e load test. The price: a DELETE reaches a long activity at
+		// its next heartbeat that gets through, up to 16 s for 20 s.
 		// On a graceful stop, running activities see their context end
 		// and report it, so that Temporal retries them at once on the next
 		// worker rather than after their heartbeat timeout.

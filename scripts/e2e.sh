@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end tests: Gridflow in containers (an engine and four node agents on a
 # private Docker network), driven through the REST API, with faults injected
-# through Docker. Needs a Docker daemon; nothing is pulled (see Dockerfile).
+# through Docker (agents stopped, cut from the network, paused; the engine
+# restarted; a `gridflow server` replica killed under load). Needs a Docker
+# daemon; nothing is pulled (see Dockerfile). The production-role test needs
+# PostgreSQL: the installed binaries (apt-get install postgresql; a throw-away
+# cluster on 127.0.0.1 is started) or GRIDFLOW_TEST_POSTGRES=postgres://...
+# (e.g. what `scripts/postgres.sh start DIR` prints); without either it is
+# skipped and says why.
 #   scripts/e2e.sh                 # the whole suite (~10 minutes on 2 cores)
 #   scripts/e2e.sh -run NodeLost   # extra arguments go to go test
 set -euo pipefail
@@ -25,6 +31,14 @@ if ! static_busybox; then
   fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+fi
+# Debian's headless Chromium for the browser test (docs page, Temporal Web UI).
+if [ ! -x /usr/lib/chromium/chromium ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "e2e: Chromium is missing: sudo apt-get install chromium" >&2; exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
 docker info >/dev/null 2>&1 || { echo "e2e: the Docker daemon does not answer (docker info)" >&2; exit 1; }

@@ -70,6 +70,16 @@ func catalogError(err error) error {
 	return huma.Error500InternalServerError("file catalogue: " + err.Error())
 }
 
+// writableLFN decodes a base64 path parameter and checks that the caller
+// may change what it names.
+func writableLFN(ctx context.Context, what, raw string) (string, error) {
+	p, err := decodeLFN(what, raw)
+	if err != nil {
+		return "", err
+	}
+	return p, mayWrite(ctx, p)
+}
+
 // mayWrite answers 403 unless the caller may change path: an administrator,
 // or a user under /<name>.
 func mayWrite(ctx context.Context, path string) error {
@@ -456,11 +466,8 @@ func (s *Server) registerFileCatalogue(api huma.API) {
 			CatalogDirPath
 			Body *CatalogDirCreate
 		}) (*dirCreated, error) {
-			p, err := decodeLFN("dir", in.Dir)
+			p, err := writableLFN(ctx, "dir", in.Dir)
 			if err != nil {
-				return nil, err
-			}
-			if err := mayWrite(ctx, p); err != nil {
 				return nil, err
 			}
 			var meta store.Metadata
@@ -492,11 +499,8 @@ func (s *Server) registerFileCatalogue(api huma.API) {
 	delDir.Description = "A directory that still holds files or subdirectories is a 409: unregister or remove them first. The root stays."
 	delDir.DefaultStatus = http.StatusNoContent
 	huma.Register(api, delDir, func(ctx context.Context, in *CatalogDirPath) (*struct{}, error) {
-		p, err := decodeLFN("directory", in.Dir)
+		p, err := writableLFN(ctx, "dir", in.Dir)
 		if err != nil {
-			return nil, err
-		}
-		if err := mayWrite(ctx, p); err != nil {
 			return nil, err
 		}
 		return nil, catalogError(s.eng.Store.DeleteCatalogDir(ctx, p))
@@ -507,11 +511,8 @@ func (s *Server) registerFileCatalogue(api huma.API) {
 			CatalogDirPath
 			Body CatalogMetaChange
 		}) (*struct{ Body CatalogDirItem }, error) {
-			p, err := decodeLFN("dir", in.Dir)
+			p, err := writableLFN(ctx, "dir", in.Dir)
 			if err != nil {
-				return nil, err
-			}
-			if err := mayWrite(ctx, p); err != nil {
 				return nil, err
 			}
 			d, err := s.eng.Store.SetCatalogDirMetadata(ctx, p, in.Body.Metadata)
@@ -559,11 +560,8 @@ func (s *Server) registerFileCatalogue(api huma.API) {
 		Location string `header:"Location"`
 		Body     CatalogFileItem
 	}, error) {
-		p, err := decodeLFN("file", in.File)
+		p, err := writableLFN(ctx, "file", in.File)
 		if err != nil {
-			return nil, err
-		}
-		if err := mayWrite(ctx, p); err != nil {
 			return nil, err
 		}
 		b := in.Body
@@ -603,11 +601,8 @@ func (s *Server) registerFileCatalogue(api huma.API) {
 		Location string `header:"Location"`
 		Body     CatalogFileItem
 	}, error) {
-		p, err := decodeLFN("file", in.File)
+		p, err := writableLFN(ctx, "file", in.File)
 		if err != nil {
-			return nil, err
-		}
-		if err := mayWrite(ctx, p); err != nil {
 			return nil, err
 		}
 		u, err := canonicalReplica("body.url", in.Body.URL)
@@ -631,11 +626,8 @@ func (s *Server) registerFileCatalogue(api huma.API) {
 		CatalogFilePath
 		URL string `query:"url" required:"true" maxLength:"8192" doc:"The replica's URL, as registered"`
 	}) (*struct{}, error) {
-		p, err := decodeLFN("file", in.File)
+		p, err := writableLFN(ctx, "file", in.File)
 		if err != nil {
-			return nil, err
-		}
-		if err := mayWrite(ctx, p); err != nil {
 			return nil, err
 		}
 		u := in.URL
@@ -649,11 +641,8 @@ func (s *Server) registerFileCatalogue(api huma.API) {
 	del.Description = "Only the catalogue entry goes; the bytes at its replicas stay."
 	del.DefaultStatus = http.StatusNoContent
 	huma.Register(api, del, func(ctx context.Context, in *CatalogFilePath) (*struct{}, error) {
-		p, err := decodeLFN("file", in.File)
+		p, err := writableLFN(ctx, "file", in.File)
 		if err != nil {
-			return nil, err
-		}
-		if err := mayWrite(ctx, p); err != nil {
 			return nil, err
 		}
 		return nil, catalogError(s.eng.Store.DeleteCatalogFile(ctx, p))
@@ -664,11 +653,8 @@ func (s *Server) registerFileCatalogue(api huma.API) {
 			CatalogFilePath
 			Body CatalogMetaChange
 		}) (*struct{ Body CatalogFileMetaItem }, error) {
-			p, err := decodeLFN("file", in.File)
+			p, err := writableLFN(ctx, "file", in.File)
 			if err != nil {
-				return nil, err
-			}
-			if err := mayWrite(ctx, p); err != nil {
 				return nil, err
 			}
 			f, err := s.eng.Store.SetCatalogFileMetadata(ctx, p, in.Body.Metadata)

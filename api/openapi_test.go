@@ -84,3 +84,34 @@ func TestOpenAPIDocumentValidates(t *testing.T) {
 		})
 	}
 }
+
+// TestIdempotentSubmissionsDocumentTheirOtherAnswer: operations that answer
+// 201 for a new resource and 200 for one that existed (a sid, a PUT) declare
+// both, with the same body, so that generated clients decode either.
+func TestIdempotentSubmissionsDocumentTheirOtherAnswer(t *testing.T) {
+	srv := specServer(t)
+	doc := srv.api.OpenAPI()
+	for _, c := range []struct{ method, path string }{
+		{http.MethodPost, "/v1/transfers"},
+		{http.MethodPost, "/v1/campaigns"},
+		{http.MethodPut, "/v1/filecatalogue/directory/{dir}"},
+	} {
+		op := doc.Paths[c.path].Post
+		if c.method == http.MethodPut {
+			op = doc.Paths[c.path].Put
+		}
+		created, existed := op.Responses["201"], op.Responses["200"]
+		if created == nil || existed == nil || existed.Content["application/json"] == nil ||
+			existed.Content["application/json"].Schema != created.Content["application/json"].Schema {
+			t.Errorf("%s %s: responses %v, want 200 beside 201 with the same body", c.method, c.path, keys(op.Responses))
+		}
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -112,13 +112,8 @@ run "work" {
 }
 `
 	c := tb.submitCampaign("node-lost.hcl", src, nil)
-	tb.waitStepRunning(c.UID, "run.work", time.Minute)
-	rs := tb.reservations()
-	if len(rs) != 1 || len(rs[0].Nodes) != 2 {
-		t.Fatalf("want the campaign's reservation of 2 nodes: %+v", rs)
-	}
-	nodes := rs[0].Nodes
-	tb.processesRunning(nodes, "sleep 20", 30*time.Second)
+	held := tb.workRunning(c, "sleep 20")
+	nodes := held.Nodes
 	lost, kept := nodes[1], nodes[0]
 	tb.stopAgent(lost)
 	killed := time.Now()
@@ -145,7 +140,7 @@ run "work" {
 		t.Errorf("the campaign's reason does not name run.work: %q", done.Reason)
 	}
 	ended := time.Now()
-	r := tb.waitReservationEnded(rs[0].UID, 2*time.Minute)
+	r := tb.waitReservationEnded(held.UID, 2*time.Minute)
 	t.Logf("reservation %s %s (%s) %s after the campaign ended", r.UID, r.State, r.Reason, time.Since(ended).Round(time.Second))
 	eventually(t, "node "+kept+" free again", 30*time.Second, 250*time.Millisecond, func() (bool, string) {
 		st := tb.nodeState(kept)
@@ -198,13 +193,8 @@ output "said" {
 `
 	t0 := time.Now()
 	c := tb.submitCampaign("restart.hcl", src, nil)
-	tb.waitStepRunning(c.UID, "run.work", time.Minute)
-	rs := tb.reservations()
-	if len(rs) != 1 || len(rs[0].Nodes) != 2 {
-		t.Fatalf("want the campaign's reservation of 2 nodes: %+v", rs)
-	}
-	nodes := rs[0].Nodes
-	tb.processesRunning(nodes, "sleep 15", 30*time.Second)
+	held := tb.workRunning(c, "sleep 15")
+	nodes := held.Nodes
 
 	tb.restartEngine(kill, 10*time.Second)
 
@@ -257,7 +247,7 @@ output "said" {
 	if rs := tb.reservations(); len(rs) != 1 {
 		t.Errorf("%d reservations after the restart, want 1", len(rs))
 	}
-	tb.waitReservationEnded(rs[0].UID, time.Minute)
+	tb.waitReservationEnded(held.UID, time.Minute)
 	how := "engine container stopped (SIGTERM) mid-campaign"
 	if kill {
 		how = "engine container killed (SIGKILL) mid-campaign"

@@ -614,6 +614,20 @@ func (tb *testbed) nodeState(node string) string {
 	return n.State
 }
 
+// workRunning waits until the run.work step of campaign c runs cmd on the two
+// nodes of the campaign's reservation (the only reservation of the test),
+// and returns that reservation.
+func (tb *testbed) workRunning(c campaign, cmd string) reservation {
+	tb.t.Helper()
+	tb.waitStepRunning(c.UID, "run.work", time.Minute)
+	rs := tb.reservations()
+	if len(rs) != 1 || len(rs[0].Nodes) != 2 {
+		tb.t.Fatalf("want the campaign's reservation of 2 nodes: %+v", rs)
+	}
+	tb.processesRunning(rs[0].Nodes, cmd, 30*time.Second)
+	return rs[0]
+}
+
 // ---- the agents' own API, to observe (never to act) ----
 
 type agentProcess struct {

@@ -112,13 +112,8 @@ func agentCutMidRun(t *testing.T, how string) {
 	tb := startTestbed(t, 4)
 	t0 := time.Now()
 	c := tb.submitCampaign("network-cut.hcl", networkCutCampaign, nil)
-	tb.waitStepRunning(c.UID, "run.work", time.Minute)
-	rs := tb.reservations()
-	if len(rs) != 1 || len(rs[0].Nodes) != 2 {
-		t.Fatalf("want the campaign's reservation of 2 nodes: %+v", rs)
-	}
-	nodes := rs[0].Nodes
-	tb.processesRunning(nodes, "sleep 25", 30*time.Second)
+	held := tb.workRunning(c, "sleep 25")
+	nodes := held.Nodes
 	cut, kept := nodes[1], nodes[0]
 
 	tb.cutAgent(cut, how)
@@ -211,7 +206,7 @@ func agentCutMidRun(t *testing.T, how string) {
 
 	// Released: both nodes free, and a reservation of every node is placed
 	// now and launches (the once-down node answers).
-	r := tb.waitReservationEnded(rs[0].UID, time.Minute)
+	r := tb.waitReservationEnded(held.UID, time.Minute)
 	for _, n := range nodes {
 		eventually(t, "node "+n+" free", 30*time.Second, 250*time.Millisecond, func() (bool, string) {
 			st, err := tb.nodeStatus(n)
@@ -270,13 +265,8 @@ run "work" {
 }
 `
 	c := tb.submitCampaign("cut-too-long.hcl", src, nil)
-	tb.waitStepRunning(c.UID, "run.work", time.Minute)
-	rs := tb.reservations()
-	if len(rs) != 1 || len(rs[0].Nodes) != 2 {
-		t.Fatalf("want the campaign's reservation of 2 nodes: %+v", rs)
-	}
-	nodes := rs[0].Nodes
-	tb.processesRunning(nodes, "sleep 10", 30*time.Second)
+	held := tb.workRunning(c, "sleep 10")
+	nodes := held.Nodes
 	cut, kept := nodes[1], nodes[0]
 	tb.cutAgent(cut, "disconnect")
 	cutAt := time.Now()
@@ -308,7 +298,7 @@ run "work" {
 			t.Errorf("step %s shows %d attempts, want 1", st.Address, st.Attempts)
 		}
 	}
-	r := tb.waitReservationEnded(rs[0].UID, time.Minute)
+	r := tb.waitReservationEnded(held.UID, time.Minute)
 	eventually(t, "node "+kept+" free", 30*time.Second, 250*time.Millisecond, func() (bool, string) {
 		st := tb.nodeState(kept)
 		return st == "free", st

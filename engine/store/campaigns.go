@@ -159,29 +159,7 @@ func (s *Store) ListCampaigns(ctx context.Context, owner, state string, offset, 
 		args = append(args, state)
 		cond += fmt.Sprintf(" AND state = $%d", len(args))
 	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM campaigns`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count campaigns: %w", err)
-	}
-	if limit <= 0 {
-		limit = 1 << 30
-	}
-	args = append(args, limit, max(offset, 0))
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM campaigns%s ORDER BY created_at DESC, id DESC LIMIT $%d OFFSET $%d`,
-		campaignColumns, cond, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list campaigns: %w", err)
-	}
-	defer rows.Close()
-	var out []Campaign
-	for rows.Next() {
-		c, err := scanCampaign(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, c)
-	}
-	return out, total, rows.Err()
+	return listPage(ctx, s, "campaigns", "campaigns", campaignColumns, cond, "created_at DESC, id DESC", args, offset, limit, scanCampaign)
 }
 
 func isFinalCampaign(state string) bool {

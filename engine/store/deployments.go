@@ -622,33 +622,13 @@ func (s *Store) ListDeployments(ctx context.Context, f DeploymentFilter) ([]Depl
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deployments`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count deployments: %w", err)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 1 << 30
-	}
-	args = append(args, limit, max(f.Offset, 0))
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM deployments%s ORDER BY created_at DESC, id DESC LIMIT $%d OFFSET $%d`,
-		depColumns, cond, len(args)-1, len(args)), args...)
+	out, total, err := listPage(ctx, s, "deployments", "deployments", depColumns, cond, "created_at DESC, id DESC", args, f.Offset, f.Limit, scanDeployment)
 	if err != nil {
-		return nil, 0, fmt.Errorf("store: list deployments: %w", err)
-	}
-	var out []Deployment
-	var ids []string
-	for rows.Next() {
-		d, err := scanDeployment(rows)
-		if err != nil {
-			rows.Close()
-			return nil, 0, err
-		}
-		out, ids = append(out, d), append(ids, d.ID)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, 0, err
+	}
+	ids := make([]string, len(out))
+	for i, d := range out {
+		ids[i] = d.ID
 	}
 	nodes, err := s.deploymentNodes(ctx, ids)
 	if err != nil {

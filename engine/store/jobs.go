@@ -154,33 +154,7 @@ func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, int, error) {
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count jobs: %w", err)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 1 << 30
-	}
-	args = append(args, limit, max(f.Offset, 0))
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM jobs%s ORDER BY created_at DESC, id DESC LIMIT $%d OFFSET $%d`,
-		jobColumns, cond, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list jobs: %w", err)
-	}
-	defer rows.Close()
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("store: list jobs: %w", err)
-		}
-		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("store: list jobs: %w", err)
-	}
-	return out, total, nil
+	return listPage(ctx, s, "jobs", "jobs", jobColumns, cond, "created_at DESC, id DESC", args, f.Offset, f.Limit, scanJob)
 }
 
 // JobUpdate changes a job; nil fields are left as they are.

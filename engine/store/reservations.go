@@ -299,30 +299,7 @@ func (s *Store) ListReservations(ctx context.Context, f ReservationFilter) ([]Re
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM reservations`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count reservations: %w", err)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 1 << 30
-	}
-	args = append(args, limit, max(f.Offset, 0))
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM reservations%s ORDER BY created_at DESC, id DESC LIMIT $%d OFFSET $%d`,
-		resColumns, cond, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list reservations: %w", err)
-	}
-	defer rows.Close()
-	var out []Reservation
-	for rows.Next() {
-		r, err := scanReservation(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, r)
-	}
-	return out, total, rows.Err()
+	return listPage(ctx, s, "reservations", "reservations", resColumns, cond, "created_at DESC, id DESC", args, f.Offset, f.Limit, scanReservation)
 }
 
 // ReservationEvents returns events after seq (0 = from the start), oldest

@@ -344,33 +344,13 @@ func (s *Store) ListTransferJobs(ctx context.Context, f TransferFilter) ([]Trans
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM transfer_jobs`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count transfers: %w", err)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 1 << 30
-	}
-	args = append(args, limit, max(f.Offset, 0))
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM transfer_jobs%s ORDER BY created_at DESC, id DESC LIMIT $%d OFFSET $%d`,
-		tjColumns, cond, len(args)-1, len(args)), args...)
+	out, total, err := listPage(ctx, s, "transfers", "transfer_jobs", tjColumns, cond, "created_at DESC, id DESC", args, f.Offset, f.Limit, scanTransferJob)
 	if err != nil {
-		return nil, 0, fmt.Errorf("store: list transfers: %w", err)
-	}
-	var out []TransferJob
-	var ids []string
-	for rows.Next() {
-		j, err := scanTransferJob(rows)
-		if err != nil {
-			rows.Close()
-			return nil, 0, err
-		}
-		out, ids = append(out, j), append(ids, j.ID)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, 0, err
+	}
+	ids := make([]string, len(out))
+	for i, j := range out {
+		ids[i] = j.ID
 	}
 	counts, err := s.transferCounts(ctx, s.db, ids)
 	if err != nil {
